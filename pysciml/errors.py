@@ -1,0 +1,41 @@
+"""Exception hierarchy of pysciml.
+
+Every error raised at the API edge is a subclass of :class:`PySciMLError` and of the matching
+built-in (``ValueError``/``TypeError``/``RuntimeError``), so callers can catch either.
+"""
+
+from __future__ import annotations
+
+
+class PySciMLError(Exception):
+    """Base class of every pysciml error."""
+
+
+class ValidationError(PySciMLError, ValueError):
+    """An argument has a wrong value: shape, finiteness, ordering, range or an unknown name.
+
+    The message always names the argument and says how to fix it.
+    """
+
+
+class InputTypeError(PySciMLError, TypeError):
+    """An argument has a wrong type (e.g. a list where a tensor is needed, integer dtype for a state)."""
+
+
+class UnknownNameError(ValidationError, KeyError):
+    """An unknown system, method, backend or estimator name; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return str(self.args[0]) if self.args else ""
+
+
+class BackendUnavailableError(PySciMLError, RuntimeError):
+    """A backend (e.g. ``julia``) cannot be used on this machine; the message says why and how to install."""
+
+
+class DatasetError(PySciMLError, ValueError):
+    """An HDF5 dataset file is missing, truncated or does not follow the pysciml schema."""
+
+
+class CheckpointError(PySciMLError, ValueError):
+    """A training checkpoint is missing, malformed or incompatible with the model being resumed."""

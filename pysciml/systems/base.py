@@ -1,0 +1,131 @@
+"""The :class:`System` interface every catalogue system implements.
+
+A system is ``y' = f(t, y)`` with a state of fixed dimension ``dim``. Arrays are batch-first:
+``y`` has shape ``[batch, dim]``; ``t`` is a float or an array broadcastable to ``[batch]``.
+Each system keeps its parameters in a frozen dataclass (``System.Params``) so that they can be
+stored in dataset metadata and compared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..errors import InputTypeError, ValidationError
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemParams:
+    """Base class of the frozen parameter dataclasses (one per system)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Parameters as a JSON-serialisable dict (tuples become lists)."""
+        out: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            out[field.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+class System(ABC):
+    """An ODE system ``y' = f(t, y)`` of the catalogue.
+
+    Subclasses set the class attributes ``name`` and ``Params`` (a :class:`SystemParams` dataclass)
+    and implement :meth:`rhs`, :meth:`rhs_torch`, :meth:`jacobian` and :meth:`initial_conditions`.
+    Semilinear systems ``y' = L y + N(t, y)`` also implement :meth:`linear_operator` and
+    :meth:`nonlinear` (and set ``semilinear = True``).
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[SystemParams]]
+    semilinear: ClassVar[bool] = False
+    #: Typical time span ``(t0, t1)`` used by the CLI and the demo when none is given.
+    default_t_span: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    #: True for systems whose Jacobian has widely separated eigenvalues (stiff methods recommended).
+    stiff: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        fields = {f.name for f in dataclasses.fields(self.Params)}
+        unknown = sorted(set(params) - fields)
+        if unknown:
+            raise ValidationError(f"unknown parameter(s) {unknown} for system {self.name!r}; "
+                                  f"valid parameters: {sorted(fields)}")
+        try:
+            self.params = self.Params(**params)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"invalid parameters for system {self.name!r}: {exc}") from exc
+
+    # ------------------------------------------------------------------ interface
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """State dimension."""
+
+    @abstractmethod
+    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Right-hand side ``f(t, y)``; ``y [batch, dim]`` float64 → ``[batch, dim]``."""
+
+    @abstractmethod
+    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Same math as :meth:`rhs` in torch (differentiable); ``y [batch, dim]`` → ``[batch, dim]``."""
+
+    @abstractmethod
+    def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Analytic Jacobian ``∂f/∂y``; ``y [batch, dim]`` → ``[batch, dim, dim]``."""
+
+    @abstractmethod
+    def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
+        """``n`` initial states ``[n, dim]`` sampled as in the system's source paper (deterministic per seed)."""
+
+    def invariants(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Conserved quantities of ``y [..., dim]`` as ``{name: array [...]}``; empty if the system has none."""
+        return {}
+
+    def linear_operator(self) -> np.ndarray:
+        """Linear part ``L [dim, dim]`` of a semilinear system ``y' = L y + N(t, y)``."""
+        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+
+    def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Nonlinear part ``N(t, y)`` of a semilinear system; ``y [batch, dim]`` → ``[batch, dim]``."""
+        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+
+    def nonlinear_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Torch version of :meth:`nonlinear` (differentiable)."""
+        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+
+    # ------------------------------------------------------------------ helpers
+    def state_names(self) -> list[str]:
+        """Names of the state components (``y0, y1, …`` unless a system says better)."""
+        return [f"y{i}" for i in range(self.dim)]
+
+    def metadata(self) -> dict[str, Any]:
+        """Name and parameters, as stored in dataset attributes."""
+        return {"name": self.name, "params": self.params.to_dict()}
+
+    def check_state(self, y: Any, name: str = "y0") -> np.ndarray:
+        """Return ``y`` as float64 ``[batch, dim]`` (a single state ``[dim]`` becomes a batch of one).
+
+        Raises :class:`~pysciml.errors.ValidationError` for a wrong shape or non-finite values.
+        """
+        try:
+            arr = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"{name} must be a numeric array of shape [batch, {self.dim}]: {exc}") from exc
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.dim:
+            raise ValidationError(f"{name} must have shape [batch, {self.dim}] (or [{self.dim}]) for system "
+                                  f"{self.name!r}, got {tuple(np.shape(y))}")
+        if arr.shape[0] == 0:
+            raise ValidationError(f"{name} holds no initial state (batch size 0)")
+        if not np.all(np.isfinite(arr)):
+            raise ValidationError(f"{name} contains non-finite values (NaN or Inf)")
+        return arr
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.to_dict().items())
+        return f"{type(self).__name__}({args})"

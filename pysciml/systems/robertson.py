@@ -1,0 +1,94 @@
+"""Robertson's stiff chemical kinetics problem (ROBER of the Bari test set; seed 003 §5.2).
+
+    y1' = -k1 y1 + k3 y2 y3
+    y2' =  k1 y1 - k3 y2 y3 - k2 y2²
+    y3' =  k2 y2²
+
+with k1 = 0.04, k2 = 3e7, k3 = 1e4 and y1 + y2 + y3 conserved. With ``y2_scale = s`` the state holds
+``(y1, s·y2, y3)`` (seed 003 scales y2 by 1e4 so that all species have comparable magnitude).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from .base import System, SystemParams
+
+
+@dataclasses.dataclass(frozen=True)
+class RobertsonParams(SystemParams):
+    """Rate constants and the optional scaling of the second species."""
+
+    k1: float = 0.04
+    k2: float = 3.0e7
+    k3: float = 1.0e4
+    y2_scale: float = 1.0
+    #: Half-width of the uniform perturbation of y1(0) around 1 used by :meth:`initial_conditions`.
+    ic_perturbation: float = 0.01
+
+    def __post_init__(self) -> None:
+        for key in ("k1", "k2", "k3", "y2_scale"):
+            value = getattr(self, key)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{key} must be positive and finite, got {value!r}")
+        if not 0 <= self.ic_perturbation < 1:
+            raise ValueError(f"ic_perturbation must lie in [0, 1), got {self.ic_perturbation!r}")
+
+
+class Robertson(System):
+    """Robertson kinetics, state ``(y1, s·y2, y3)`` with ``s = y2_scale``. Stiff (eigenvalues ~ -1e4 … 0)."""
+
+    name = "robertson"
+    Params = RobertsonParams
+    default_t_span = (0.0, 1.0e5)
+    stiff = True
+    params: RobertsonParams
+
+    @property
+    def dim(self) -> int:
+        return 3
+
+    def state_names(self) -> list[str]:
+        s = self.params.y2_scale
+        return ["y1", "y2" if s == 1.0 else f"{s:g}*y2", "y3"]
+
+    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        p = self.params
+        y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale, y[..., 2]
+        r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
+        return np.stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], axis=-1)
+
+    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale, y[..., 2]
+        r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
+        return torch.stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], dim=-1)
+
+    def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        p = self.params
+        s = p.y2_scale
+        y2, y3 = y[..., 1] / s, y[..., 2]
+        jac = np.zeros(y.shape[:-1] + (3, 3))
+        # d/dy1, d/d(s*y2) = (1/s) d/dy2, d/dy3
+        jac[..., 0, 0] = -p.k1
+        jac[..., 0, 1] = p.k3 * y3 / s
+        jac[..., 0, 2] = p.k3 * y2
+        jac[..., 1, 0] = p.k1 * s
+        jac[..., 1, 1] = -p.k3 * y3 - 2.0 * p.k2 * y2
+        jac[..., 1, 2] = -p.k3 * y2 * s
+        jac[..., 2, 1] = 2.0 * p.k2 * y2 / s
+        return jac
+
+    def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
+        """``(1 + ε, 0, 0)`` with ``ε ~ U(-w, w)``, ``w = ic_perturbation`` (``w = 0``: the classic (1,0,0))."""
+        rng = np.random.default_rng(seed)
+        y0 = np.zeros((n, 3))
+        y0[:, 0] = 1.0 + rng.uniform(-self.params.ic_perturbation, self.params.ic_perturbation, size=n)
+        return y0
+
+    def invariants(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Total mass ``y1 + y2 + y3`` (in unscaled units)."""
+        return {"mass": y[..., 0] + y[..., 1] / self.params.y2_scale + y[..., 2]}
