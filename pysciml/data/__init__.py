@@ -1,0 +1,8 @@
+"""Datasets: HDF5 generation/loading and in-memory :class:`TrajectoryData`."""
+
+from __future__ import annotations
+
+from .hdf5 import FORMAT, FORMAT_VERSION, generate, load_dataset
+from .trajectory import TrajectoryData, WindowDataset
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "TrajectoryData", "WindowDataset", "generate", "load_dataset"]
