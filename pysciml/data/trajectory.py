@@ -80,7 +80,7 @@ class TrajectoryData:
             raise ValidationError(f"cannot split {self.n} trajectories into fractions {list(fractions)}: "
                                   f"a part would be empty (sizes {counts.tolist()})")
         bounds = np.concatenate([[0], np.cumsum(counts)])
-        return tuple(self.subset(np.sort(order[a:b])) for a, b in zip(bounds[:-1], bounds[1:]))
+        return tuple(self.subset(np.sort(order[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True))
 
     def _window_index(self, length: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
         length = check_positive_int(length, "length", minimum=2)

@@ -20,7 +20,10 @@ _FAMILIES: dict[str, str] = {}
 
 
 def register_method(name: str, factory: StepperFactory, family: str) -> None:
-    """Register ``factory`` under ``name`` (lower case) in ``family`` (``explicit``, ``rosenbrock``, ``exponential``, ``imex``)."""
+    """Register ``factory`` under ``name`` (lower case) in ``family``.
+
+    Families: ``explicit``, ``rosenbrock``, ``exponential``, ``imex``.
+    """
     key = name.lower()
     if key in _METHODS:
         raise ValueError(f"integration method {name!r} is already registered")

@@ -10,7 +10,13 @@ from typing import Any
 
 from ..validation import check_choice
 from .base import System, SystemParams
+from .kuramoto_sivashinsky import KuramotoSivashinsky
+from .multi_agent import MultiAgent
+from .rigid_body import RigidBody
 from .robertson import Robertson
+from .transient_growth import TransientGrowth
+from .two_body import TwoBody
+from .vehicle import Vehicle
 
 _REGISTRY: dict[str, type[System]] = {}
 
@@ -21,7 +27,7 @@ def register(cls: type[System]) -> type[System]:
     return cls
 
 
-for _cls in (Robertson,):
+for _cls in (Robertson, KuramotoSivashinsky, TwoBody, RigidBody, TransientGrowth, Vehicle, MultiAgent):
     register(_cls)
 
 
@@ -40,4 +46,5 @@ def get(name: str | System, **params: Any) -> System:
     return _REGISTRY[key](**params)
 
 
-__all__ = ["System", "SystemParams", "Robertson", "available", "get", "register"]
+__all__ = ["System", "SystemParams", "Robertson", "KuramotoSivashinsky", "TwoBody", "RigidBody",
+           "TransientGrowth", "Vehicle", "MultiAgent", "available", "get", "register"]

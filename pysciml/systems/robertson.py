@@ -11,10 +11,12 @@ with k1 = 0.04, k2 = 3e7, k3 = 1e4 and y1 + y2 + y3 conserved. With ``y2_scale =
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import torch
 
+from ._common import Array, namespace
 from .base import System, SystemParams
 
 
@@ -55,17 +57,19 @@ class Robertson(System):
         s = self.params.y2_scale
         return ["y1", "y2" if s == 1.0 else f"{s:g}*y2", "y3"]
 
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _field(self, y: Array) -> Any:
         p = self.params
         y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale, y[..., 2]
         r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
-        return np.stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], axis=-1)
+        return namespace(y).stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], axis=-1)
+
+    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``f(t, y)`` for ``y [batch, 3]`` (autonomous: ``t`` is ignored)."""
+        return self._field(np.asarray(y, dtype=np.float64))
 
     def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        p = self.params
-        y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale, y[..., 2]
-        r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
-        return torch.stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], dim=-1)
+        """Torch version of :meth:`rhs` (differentiable)."""
+        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         p = self.params
@@ -83,7 +87,7 @@ class Robertson(System):
         return jac
 
     def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
-        """``(1 + ε, 0, 0)`` with ``ε ~ U(-w, w)``, ``w = ic_perturbation`` (``w = 0``: the classic (1,0,0))."""
+        """``(1 + ε, 0, 0)``, ``ε ~ U(-w, w)``, ``w = ic_perturbation`` (``w = 0``: the classic (1,0,0))."""
         rng = np.random.default_rng(seed)
         y0 = np.zeros((n, 3))
         y0[:, 0] = 1.0 + rng.uniform(-self.params.ic_perturbation, self.params.ic_perturbation, size=n)

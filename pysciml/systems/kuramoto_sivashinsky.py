@@ -1,0 +1,184 @@
+"""Kuramoto–Sivashinsky equation, pseudo-spectral in space (seed 001 §4.3, seed 003 §5.3).
+
+    u_t = -u u_x - u_xx - u_xxxx,   x ∈ [0, L) periodic,
+
+on ``N`` equispaced points ``x_j = j L / N``; the state is the real-space field ``u(x_j)`` ``[N]``.
+Derivatives are spectral on the ``np.fft.rfft`` modes ``m = 0..N/2`` with ``k = 2π m / L``: the linear
+part has the Fourier symbol ``k² - k⁴`` (``-∂x² - ∂x⁴``); the nonlinear term is written conservatively,
+``N(u) = -½ ∂x(u²)``, with the Nyquist mode of the first derivative set to zero (as for any odd
+derivative, cf. ``scipy.fftpack.diff`` used by the LPSDA generator). Dealiasing: with ``dealias=True``
+the 2/3 rule removes the modes ``m >= N/3`` of ``u²`` before differentiation; the default is
+``dealias=False``, matching the LPSDA generator and the Linot & Graham data (both undealiased).
+
+Presets (``preset=``):
+
+* ``"linot"`` — L = 22, N = 64 (Linot & Graham 2020/2023, seed 003 §5.3). Initial conditions: the
+  random-sine family below with wavenumbers ``l ∈ {1, 2, 3}`` — exactly the linearly unstable modes
+  ``k = 2π l / 22 < 1`` (our choice; the source codes start from small random fields and discard a
+  transient). Set ``burn_in > 0`` to integrate every initial field for that long (SciPy Radau, analytic
+  Jacobian, rtol 1e-8) so that samples lie on the attractor.
+* ``"lpsda"`` — L = 64, N = 256 (Brandstetter et al. 2022 generator, used by seed 001 with fixed L):
+  ``u0(x) = Σ_{i=1}^{10} A_i sin(2π l_i x / L + φ_i)``, ``A_i ~ U(-0.5, 0.5)``, ``φ_i ~ U(0, 2π)``,
+  ``l_i ∈ {1, 2}``.
+
+``L`` and ``N`` given explicitly override the preset. The spatial mean ``∫u dx / L`` is conserved
+(the ``m = 0`` mode has zero symbol and ``∂x`` kills it). Stiff: the most negative eigenvalue of the
+linear part is ``k_max² - k_max⁴`` with ``k_max = π N / L`` (≈ -4.8e3 for linot, -2.5e4 for lpsda).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._common import Array, check_choice, check_int, check_positive, const, namespace
+from .base import System, SystemParams
+
+#: (L, N, sine wavenumbers of the random initial condition) per preset.
+_PRESETS = {"linot": (22.0, 64, (1, 2, 3)), "lpsda": (64.0, 256, (1, 2))}
+
+
+@dataclasses.dataclass(frozen=True)
+class KuramotoSivashinskyParams(SystemParams):
+    """Preset, domain length ``L``, grid size ``N`` (even), dealiasing flag and burn-in time."""
+
+    preset: str = "linot"
+    L: float | None = None
+    N: int | None = None
+    dealias: bool = False
+    burn_in: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("preset", self.preset, tuple(_PRESETS))
+        length, n, _ = _PRESETS[self.preset]
+        object.__setattr__(self, "L", check_positive("L", length if self.L is None else self.L))
+        n = check_int("N", n if self.N is None else self.N, 8)
+        if n % 2:
+            raise ValueError(f"N must be even (real FFT with a Nyquist mode), got {n}")
+        object.__setattr__(self, "N", n)
+        if not isinstance(self.dealias, (bool, np.bool_)):
+            raise ValueError(f"dealias must be True or False, got {self.dealias!r}")
+        check_positive("burn_in", self.burn_in, allow_zero=True)
+
+
+class KuramotoSivashinsky(System):
+    """Pseudo-spectral KS on ``N`` real-space points, semilinear ``L u + N(u)``, stiff."""
+
+    name = "kuramoto_sivashinsky"
+    Params = KuramotoSivashinskyParams
+    semilinear = True
+    stiff = True
+    default_t_span = (0.0, 100.0)
+    params: KuramotoSivashinskyParams
+
+    @property
+    def dim(self) -> int:
+        return int(self.params.N)
+
+    def grid(self) -> np.ndarray:
+        """Grid points ``x_j = j L / N`` ``[N]``."""
+        return np.arange(self.dim) * (self.params.L / self.dim)
+
+    def wavenumbers(self) -> np.ndarray:
+        """``k = 2π m / L`` for the ``np.fft.rfft`` modes ``m = 0..N/2`` ``[N/2 + 1]``."""
+        return 2.0 * np.pi * np.arange(self.dim // 2 + 1) / self.params.L
+
+    def fourier_symbol(self) -> np.ndarray:
+        """Diagonal of the linear operator on the rfft modes, ``k² - k⁴`` ``[N/2 + 1]`` (real)."""
+        k = self.wavenumbers()
+        return k ** 2 - k ** 4
+
+    @cached_property
+    def _nl_symbol(self) -> np.ndarray:
+        """``-½ i k`` times the dealiasing mask, Nyquist zeroed ``[N/2 + 1]`` complex."""
+        k = self.wavenumbers()
+        sym = -0.5j * k
+        sym[-1] = 0.0
+        if self.params.dealias:
+            sym[np.arange(k.size) >= self.dim / 3.0] = 0.0
+        return sym
+
+    @staticmethod
+    def _spectral(symbol: np.ndarray, u: Array) -> Array:
+        """Apply the real-space operator with rfft symbol ``symbol`` to ``u [..., N]`` (numpy or torch)."""
+        xp, n = namespace(u), u.shape[-1]
+        if xp is torch:
+            return torch.fft.irfft(const(xp, symbol, u) * torch.fft.rfft(u, dim=-1), n=n, dim=-1)
+        return np.fft.irfft(symbol * np.fft.rfft(u, axis=-1), n=n, axis=-1)
+
+    def _operator_matrix(self, symbol: np.ndarray) -> np.ndarray:
+        """Dense real-space matrix ``[N, N]`` of a Fourier multiplier (columns = images of unit vectors)."""
+        return self._spectral(symbol, np.eye(self.dim)).T
+
+    @cached_property
+    def _linear_matrix(self) -> np.ndarray:
+        return self._operator_matrix(self.fourier_symbol())
+
+    @cached_property
+    def _nl_matrix(self) -> np.ndarray:
+        """``-½ D P`` (spectral derivative after the dealiasing projection) ``[N, N]``."""
+        return self._operator_matrix(self._nl_symbol)
+
+    def linear_operator(self) -> np.ndarray:
+        """Dense real-space matrix of ``-∂x² - ∂x⁴`` ``[N, N]`` (symmetric circulant)."""
+        return self._linear_matrix.copy()
+
+    def _nonlinear(self, u: Array) -> Any:
+        return self._spectral(self._nl_symbol, u * u)
+
+    def _field(self, u: Array) -> Any:
+        return self._spectral(self.fourier_symbol(), u) + self._nonlinear(u)
+
+    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``-u u_x - u_xx - u_xxxx`` on the grid, ``y [batch, N]`` → ``[batch, N]`` (autonomous)."""
+        return self._field(np.asarray(y, dtype=np.float64))
+
+    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Torch version of :meth:`rhs` (``torch.fft``, differentiable)."""
+        return self._field(y)
+
+    def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``-½ ∂x(u²)`` (dealiased if ``dealias``) ``[batch, N]``."""
+        return self._nonlinear(np.asarray(y, dtype=np.float64))
+
+    def nonlinear_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Torch version of :meth:`nonlinear`."""
+        return self._nonlinear(y)
+
+    def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``L + (-½ D P)·2 diag(u) = L - D P diag(u)`` ``[batch, N, N]`` (dense)."""
+        y = np.asarray(y, dtype=np.float64)
+        return self._linear_matrix + 2.0 * self._nl_matrix * y[..., None, :]
+
+    def _random_sines(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        modes = np.asarray(_PRESETS[self.params.preset][2])
+        amp = rng.uniform(-0.5, 0.5, size=(n, 10, 1))
+        phase = rng.uniform(0.0, 2.0 * np.pi, size=(n, 10, 1))
+        ell = rng.choice(modes, size=(n, 10, 1))
+        x = self.grid()
+        return (amp * np.sin(2.0 * np.pi * ell * x / self.params.L + phase)).sum(axis=1)
+
+    def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
+        """``[n, N]`` random-sine fields (LPSDA recipe, preset wavenumbers), optionally burnt in."""
+        u0 = self._random_sines(np.random.default_rng(seed), n)
+        if self.params.burn_in > 0:
+            from scipy.integrate import solve_ivp
+            from tqdm.auto import tqdm
+
+            t1 = float(self.params.burn_in)
+            for i in tqdm(range(n), desc="KS burn-in", disable=n < 8):
+                sol = solve_ivp(lambda t, u: self.rhs(t, u[None])[0], (0.0, t1), u0[i], method="Radau",
+                                rtol=1e-8, atol=1e-10, jac=lambda t, u: self.jacobian(t, u[None])[0],
+                                t_eval=[t1])
+                if not sol.success:
+                    raise RuntimeError(f"KS burn-in of initial condition {i} failed: {sol.message}")
+                u0[i] = sol.y[:, -1]
+        return u0
+
+    def invariants(self, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Spatial mean ``(1/N) Σ_j u_j`` (conserved) of ``y [..., N]``."""
+        return {"mean": np.asarray(y, dtype=np.float64).mean(-1)}
