@@ -26,11 +26,10 @@ _LAZY: dict[str, str] = {
     "odeint": "pysciml.integrators",
     "ODESolution": "pysciml.integrators",
     "expmv": "pysciml.integrators",
-    "sensitivity": "pysciml.sensitivity",
     "Status": "pysciml.status",
 }
 _SUBMODULES = {"systems", "backends", "data", "integrators", "models", "stability", "regularizers",
-               "training", "errors", "cli", "compat"}
+               "training", "errors", "cli", "compat", "sensitivity"}
 
 
 def __getattr__(name: str) -> Any:
