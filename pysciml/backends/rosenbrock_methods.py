@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ..status import Status
 from ..systems.base import System
 from .base import Solution
+from .batched import solution_from_ode
 from .python import SolveRequest, register_python_method
 
 #: python-backend name -> (integrator method name, description)
@@ -70,35 +70,7 @@ def solve_rosenbrock(system: System, y0: np.ndarray, t_eval: np.ndarray, request
     with torch.no_grad():
         sol = odeint(field, y0_t, t_t, method=method, rtol=request.rtol, atol=atol,
                      max_steps=request.max_steps, **request.options)
-    ys = sol.ys.detach().cpu().numpy().astype(np.float64, copy=True)
-    status = sol.status.detach().cpu().numpy().astype(np.int8)
-    stats = {k: v.detach().cpu().numpy().astype(np.int64) for k, v in sol.stats.items()}
-    messages = []
-    for i, code in enumerate(status):
-        st = Status(int(code))
-        if st != Status.SUCCESS:
-            bad = ~np.all(np.isfinite(ys[i]), axis=-1)
-            ys[i, bad] = np.nan
-            where = f"; last finite output t={t_eval[~bad][-1]:.6g}" if np.any(~bad) else ""
-            messages.append(f"{st.message}{where}")
-        else:
-            messages.append(st.message)
-    return Solution(
-        t=t_eval.copy(),
-        y=ys,
-        status=status,
-        messages=messages,
-        nfev=stats["n_f_evals"],
-        njev=stats["n_steps"],
-        steps=stats["n_accepted"],
-        wall_time=time.perf_counter() - start,
-        method=request.method,
-        backend="python",
-        rtol=request.rtol,
-        atol=request.atol,
-        system=system.name,
-        params=system.params.to_dict(),
-    )
+    return solution_from_ode(sol, system, t_eval, request, time.perf_counter() - start)
 
 
 for _name, (_method, _desc) in _METHODS.items():

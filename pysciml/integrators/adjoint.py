@@ -29,19 +29,32 @@ from .solution import ODESolution
 from .stepper import Stepper
 
 
-def _params_of(field: VectorField, given: Any) -> tuple[torch.Tensor, ...]:
-    """Tensors to differentiate in the backward pass: ``adjoint_params`` or the module's parameters."""
+def _params_of(field: VectorField, given: Any, y0: torch.Tensor, t0: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Tensors to differentiate in the backward pass: ``adjoint_params``, else the parameters of ``f`` when it
+    is an ``nn.Module`` (for a :class:`~.split.SplitField`: the linear part's tensors and the parameters of
+    ``N``). A field that closes over other tensors requiring grad is an error (they would get no gradient).
+    """
+    from .split import SplitField
+
     if given is not None:
         params = tuple(given)
         if not all(isinstance(p, torch.Tensor) for p in params):
             raise InputTypeError("adjoint_params must be an iterable of tensors")
         return tuple(p for p in params if p.requires_grad)
-    f = field.f
-    while isinstance(f, VectorField):
-        f = f.f
+    found: list[torch.Tensor] = []
+    if isinstance(field, SplitField):
+        found += field.linear.tensors()
+        f: Any = field.nonlinear
+    else:
+        f = field.f
+        while isinstance(f, VectorField):
+            f = f.f
     if isinstance(f, torch.nn.Module):
-        return tuple(p for p in f.parameters() if p.requires_grad)
-    return ()
+        found += f.parameters()
+    elif torch.is_grad_enabled() and bool(f(t0[:1].to(y0.dtype).detach(), y0[:1].detach()).requires_grad):
+        raise ValidationError("f depends on tensors that require grad but is not an nn.Module: pass them as "
+                              "adjoint_params=[...] so that the adjoint computes their gradients")
+    return tuple(p for p in found if p.requires_grad)
 
 
 class _Adjoint(torch.autograd.Function):
@@ -123,7 +136,7 @@ def adjoint_solve(stepper: Stepper, field: VectorField, run_field: VectorField, 
     if ts.shape[0] > 1 and not bool((ts == ts[:1]).all()):
         raise ValidationError("adjoint=True needs output times shared by all samples (t of shape [time]); "
                               "use adjoint=False for per-sample times")
-    params = _params_of(field, adjoint_opts.get("adjoint_params"))
+    params = _params_of(field, adjoint_opts.get("adjoint_params"), y0, ts[:, 0])
     adj_stepper = make_stepper(adjoint_opts.get("adjoint_method", method), **method_options)
     n_y = y0[0].numel() * y0.shape[0]
 

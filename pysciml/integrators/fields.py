@@ -77,6 +77,14 @@ class VectorField:
             return self._autograd_partials(t, y)
         return self.jacobian(t, y), self.time_derivative(t, y)
 
+    def reversed(self) -> VectorField:
+        """The field in reversed time ``s = -t``: ``dy/ds = -f(-s, y)``, with its derivatives carried over."""
+        f, jac, f_t = self.f, self._jacobian, self._time_derivative
+        return VectorField(lambda s, y: -f(-s, y),
+                           None if jac is None else (lambda s, y: -jac(-s, y)),
+                           time_derivative=None if f_t is None else (lambda s, y: f_t(-s, y)),
+                           autonomous=self.autonomous)
+
     def _closes_over_trainable(self, t: torch.Tensor, y: torch.Tensor) -> bool:
         """Whether ``f`` depends on tensors that require grad (e.g. network weights); probed once."""
         if self._has_trainable is None:

@@ -12,7 +12,7 @@ from ..validation import check_positive_int
 from .controller import PIController
 from .engine import EngineConfig, integrate
 from .fields import VectorField
-from .registry import make_stepper
+from .registry import make_stepper, method_family
 from .solution import ODESolution
 from .stepper import Stepper
 
@@ -126,11 +126,6 @@ def as_field(f: Any) -> VectorField:
     return VectorField(f)
 
 
-def _reversed(field: VectorField) -> VectorField:
-    """The field in reversed time ``s = -t``: ``dy/ds = -f(-s, y)``."""
-    return VectorField(lambda s, y: -field(-s, y))
-
-
 def odeint(f: Any, y0: torch.Tensor, t: Any, method: str = "dopri5", rtol: Any = 1e-7, atol: Any = 1e-9,
            adjoint: bool = False, **options: Any) -> ODESolution:
     """Solve the batch of IVPs ``y' = f(t, y)``, ``y(t_0) = y0``, returning values at the times ``t``.
@@ -167,9 +162,13 @@ def odeint(f: Any, y0: torch.Tensor, t: Any, method: str = "dopri5", rtol: Any =
     stepper = make_stepper(method, **options)
     config = build_config(stepper, rtol, atol, y0, engine_opts)
     field = as_field(f)
-    run_field = _reversed(field) if backwards else field
+    run_field = field.reversed() if backwards else field
     if adjoint:
         from .adjoint import adjoint_solve
+
+        if method_family(method) in ("exponential", "imex"):
+            raise ValidationError(f"adjoint=True is available for explicit and Rosenbrock methods; {method!r} is "
+                                  "differentiated by backpropagation through its steps (adjoint=False)")
         sol = adjoint_solve(stepper, field, run_field, y0, ts, config, method, options, adjoint_opts,
                             backwards)
     else:

@@ -97,6 +97,20 @@ class System(ABC):
         """Torch version of :meth:`nonlinear` (differentiable)."""
         raise NotImplementedError(f"system {self.name!r} has no semilinear split")
 
+    def split_field(self, dtype: torch.dtype = torch.float64) -> Any:
+        """The semilinear split as a torch :class:`~pysciml.integrators.SplitField` (for ETD/IMEX methods).
+
+        The default uses the dense :meth:`linear_operator`; systems with a cheaper representation (e.g. the
+        Fourier multiplier of Kuramoto–Sivashinsky) override this.
+        """
+        from ..integrators.split import SplitField
+
+        if not self.semilinear:
+            raise ValidationError(f"system {self.name!r} is not semilinear (no split y' = L y + N(t, y)); "
+                                  "use an explicit or Rosenbrock method")
+        lin = torch.as_tensor(self.linear_operator(), dtype=dtype)
+        return SplitField(lin, self.nonlinear_torch)
+
     # ------------------------------------------------------------------ helpers
     def state_names(self) -> list[str]:
         """Names of the state components (``y0, y1, …`` unless a system says better)."""

@@ -127,6 +127,13 @@ class KuramotoSivashinsky(System):
         """Dense real-space matrix of ``-∂x² - ∂x⁴`` ``[N, N]`` (symmetric circulant)."""
         return self._linear_matrix.copy()
 
+    def split_field(self, dtype: torch.dtype = torch.float64) -> Any:
+        """``SplitField(FourierMultiplier(k² - k⁴), N)``: φ-functions and IMEX solves cost two FFTs."""
+        from ..integrators import FourierMultiplier, SplitField
+
+        symbol = torch.as_tensor(self.fourier_symbol(), dtype=dtype)
+        return SplitField(FourierMultiplier(symbol, self.dim), self.nonlinear_torch, autonomous=True)
+
     def _nonlinear(self, u: Array) -> Any:
         return self._spectral(self._nl_symbol, u * u)
 

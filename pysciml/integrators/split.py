@@ -1,0 +1,51 @@
+"""Semilinear vector fields ``y' = L y + N(t, y)`` for exponential (ETD) and IMEX integrators.
+
+A :class:`SplitField` is a :class:`~.fields.VectorField` (calling it gives ``L y + N(t, y)``, so explicit and
+Rosenbrock methods run on it unchanged) that also exposes the split: ``linear`` (a
+:class:`~.linear.LinearPart`) and ``nonlinear(t, y)``. Exponential methods treat ``L`` exactly through
+φ-functions; IMEX methods treat it implicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..errors import InputTypeError
+from .fields import VectorField
+from .linear import LinearPart, as_linear_part
+
+Func = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class SplitField(VectorField):
+    """``f(t, y) = L y + N(t, y)`` for flat states ``y [B, D]``.
+
+    Args:
+        linear: the linear part ``L``: a tensor ``[D, D]`` (dense), a tensor ``[D]`` (diagonal), a
+            :class:`~.expmv.Diagonal`, a :class:`~.linear.FourierMultiplier` (circulant operator on a periodic
+            grid, e.g. the Kuramoto–Sivashinsky ``-∂x² - ∂x⁴``), or a matrix-free :class:`~.expmv.LinearOperator`.
+            Tensors may require grad (a learned ``L``, e.g. :meth:`HurwitzLinear.matrix`).
+        nonlinear: ``N(t [B], y [B, D]) -> [B, D]`` (an ``nn.Module`` or any callable).
+        phi: how dense ``L`` are exponentiated: ``"expm"`` (block matrix exponential, once per distinct step),
+            ``"expmv"`` (matrix-free Al-Mohy–Higham action, every stage) or ``"auto"`` (``expm`` up to
+            ``D = 256``).
+        autonomous: declare that ``N`` does not depend on ``t`` (Rosenbrock methods then skip ``∂f/∂t``).
+    """
+
+    def __init__(self, linear: Any, nonlinear: Func, *, phi: str = "auto", autonomous: bool = False) -> None:
+        if not callable(nonlinear):
+            raise InputTypeError(f"nonlinear must be callable N(t, y), got {type(nonlinear).__name__}")
+        self.linear: LinearPart = as_linear_part(linear, phi)
+        self.nonlinear = nonlinear
+        super().__init__(self._full, autonomous=autonomous)
+
+    def _full(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.linear.matvec(y) + self.nonlinear(t, y)
+
+    def reversed(self) -> SplitField:
+        """The field in reversed time ``s = -t``: ``dy/ds = -L y - N(-s, y)`` (still split)."""
+        nonlinear = self.nonlinear
+        return SplitField(self.linear.negated(), lambda s, y: -nonlinear(-s, y), autonomous=self.autonomous)
