@@ -122,3 +122,15 @@ def test_stable_node_slopes_and_jacobian(kind: str) -> None:
     # every Jacobian log-norm is bounded by the contractivity delta
     mu = torch.linalg.eigvalsh(0.5 * (auto + auto.transpose(-1, -2)))[..., -1]
     assert float(mu.max()) <= model.contractivity_delta().delta + 1e-12
+
+
+def test_hurwitz_stiff_aware_initialisation() -> None:
+    rates = torch.tensor([0.1, 10.0, 1e3])
+    lin = HurwitzLinear(3, init_rates=rates, init_scale=0.0, eps=1e-3).double()
+    eig = torch.sort(torch.linalg.eigvals(lin.matrix()).real).values
+    want = -(torch.flip(rates.double(), [0]) + 1e-3) * (1 + 1e-3)  # A = -(R)(Q), R = diag(r) + εI, Q = (1 + ε)I
+    torch.testing.assert_close(eig, want, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValidationError, match="init_rates"):
+        HurwitzLinear(3, init_rates=[1.0, -1.0, 2.0])
+    with pytest.raises(ValidationError, match="init_rates"):
+        HurwitzLinear(3, init_rates=[1.0, 2.0])
