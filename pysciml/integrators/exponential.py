@@ -147,25 +147,23 @@ class ExponentialRK(Stepper):
 
     def _action(self, field: Any, st: ExpStage, h: torch.Tensor, values: list[torch.Tensor],
                 evals: list[torch.Tensor]) -> torch.Tensor:
-        tau = st.theta * h  # [B]
-        tau_col = tau.unsqueeze(1)
-        ws = []
-        for k, row in enumerate(st.beta):
-            w = sum(float(c) * evals[j] for j, c in enumerate(row) if c != 0.0)
-            ws.append(w / tau_col ** k if k else w)
-        return field.linear.phi_action(tau, values[st.base], ws, self._cache)
+        """One φ-action, in the coordinates of the linear part (values and evaluations are too)."""
+        return field.linear.exp_stage(st.theta * h, values[st.base], evals, st.beta, self._cache)
 
     def step(self, field: Any, t: torch.Tensor, y: torch.Tensor, dt: torch.Tensor,
              f0: torch.Tensor | None) -> StepResult:
+        """One step; stage values and ``N`` live in the linear part's coordinates (Fourier modes for a
+        :class:`~.linear.FourierMultiplier`), so a spectral step costs one transform per stage."""
         tab = self.tableau
+        lin = field.linear
         t_y = t.to(y.dtype)
         h = dt.detach().to(y.dtype)
-        values = [y]
-        evals = [field.nonlinear(t_y, y)]
+        values = [lin.to_basis(y)]
+        evals = [field.nonlinear_in_basis(t_y, y)]
         for st, c in zip(tab.stages, tab.nodes[1:], strict=True):
             values.append(self._action(field, st, h, values, evals))
-            evals.append(field.nonlinear(t_y + float(c) * h, values[-1]))
-        y1 = self._action(field, tab.final, h, values, evals)
+            evals.append(field.nonlinear_in_basis(t_y + float(c) * h, lin.from_basis(values[-1])))
+        y1 = lin.from_basis(self._action(field, tab.final, h, values, evals))
         return StepResult(y=y1, error=None, f_end=None, interp=None, n_f_evals=len(evals))
 
 

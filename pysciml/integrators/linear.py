@@ -30,6 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from .expmv import Diagonal, LinearOperator, phimv
@@ -59,8 +60,41 @@ def _per_sample(cache: Cache, tag: str, tau: torch.Tensor, build: Any) -> tuple[
     return stacked, (None if len(keys) == 1 else inverse)
 
 
+def _combination(weights: np.ndarray, terms: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ_j weights_j terms_j`` over the non-zero weights."""
+    out: torch.Tensor | None = None
+    for c, term in zip(weights, terms, strict=False):
+        if c != 0.0:
+            out = float(c) * term if out is None else out + float(c) * term
+    if out is None:
+        return torch.zeros_like(terms[0])
+    return out
+
+
+def _fold(coefs: torch.Tensor, beta: np.ndarray, taus: torch.Tensor) -> torch.Tensor:
+    """Effective stage coefficients from ``coefs [U, p+1, ...]`` (``τ^k φ_k``, k = 0..p) and ``beta [p', J]``:
+    ``[U, 1 + J, ...]`` with entry 0 ``e^{τL}`` and entry ``1 + j`` ``Σ_k τ^k φ_k β_kj / τ^{k-1}``."""
+    extra = coefs.dim() - 2
+    scale = taus.to(coefs.real.dtype).reshape(-1, 1, *([1] * extra))
+    rows = [coefs[:, 0]]
+    for j in range(beta.shape[1]):
+        total = None
+        for k in range(beta.shape[0]):
+            if beta[k, j] != 0.0:
+                term = float(beta[k, j]) * coefs[:, k + 1] / scale[:, 0] ** k
+                total = term if total is None else total + term
+        rows.append(total if total is not None else torch.zeros_like(coefs[:, 0]))
+    return torch.stack(rows, dim=1)
+
+
 class LinearPart(ABC):
-    """A linear operator ``L`` on flat states ``[B, D]`` with the operations of ETD/IMEX integrators."""
+    """A linear operator ``L`` on flat states ``[B, D]`` with the operations of ETD/IMEX integrators.
+
+    Integrators may work in *coordinates* of ``L``: :meth:`to_basis` / :meth:`from_basis` (the identity unless
+    ``L`` has a fast eigenbasis, e.g. Fourier modes), in which :meth:`phi_combine` acts. Exponential steppers
+    keep their stage values and nonlinear evaluations in these coordinates, so a spectral ``L`` costs one
+    transform per stage instead of one per φ-term.
+    """
 
     dim: int
     #: whether :meth:`shifted_solve` is available (needed by IMEX methods)
@@ -70,15 +104,43 @@ class LinearPart(ABC):
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         """``L y`` for ``y [B, D]``."""
 
+    def to_basis(self, y: torch.Tensor) -> torch.Tensor:
+        """Coordinates of ``y [B, D]`` in which :meth:`phi_combine` acts (identity by default)."""
+        return y
+
+    def from_basis(self, c: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_basis` (real states ``[B, D]``)."""
+        return c
+
     @abstractmethod
+    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
+                    cache: Cache) -> torch.Tensor:
+        """``e^{τL} v0 + Σ_{k=1}^{p} τ^k φ_k(τL) w_k`` per sample (``p = len(ws)``), all in coordinates."""
+
+    def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
+                  cache: Cache) -> torch.Tensor:
+        """One exponential Runge–Kutta stage in coordinates: :meth:`phi_combine` with
+        ``w_k = τ^{1-k} Σ_j β_kj evals_j`` (``beta [p, J]``, see :mod:`.exponential`).
+
+        Representations that precompute φ-coefficients override this to fold ``β`` into them once per step
+        size (Kassam & Trefethen's ``E, E_2, Q, f_1, f_2, f_3``), so a stage costs ``1 + J`` products.
+        """
+        tau_col = tau.unsqueeze(1)
+        ws = []
+        for k, row in enumerate(beta):
+            w = _combination(row, evals)
+            ws.append(w / tau_col ** k if k else w)
+        return self.phi_combine(tau, v0, ws, cache)
+
     def phi_action(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
                    cache: Cache) -> torch.Tensor:
-        """``e^{τL} v0 + Σ_{k=1}^{p} τ^k φ_k(τL) w_k`` per sample (``p = len(ws)``), ``-> [B, D]``."""
+        """:meth:`phi_combine` on states ``[B, D]`` (transforms in and out of the coordinates)."""
+        coords = self.phi_combine(tau, self.to_basis(v0), [self.to_basis(w) for w in ws], cache)
+        return self.from_basis(coords)
 
     def shifted_solve(self, c: torch.Tensor, rhs: torch.Tensor, cache: Cache) -> torch.Tensor:
         """``(I - c L)^{-1} rhs`` per sample (``c [B]``), for IMEX methods."""
-        raise NotImplementedError(f"{type(self).__name__} has no shifted solve; give L as a dense matrix, a "
-                                  "diagonal or a FourierMultiplier to use an IMEX method")
+        raise NotImplementedError(f"{type(self).__name__} has no shifted solve")
 
     @abstractmethod
     def negated(self) -> LinearPart:
@@ -105,14 +167,27 @@ class DenseLinear(LinearPart):
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         return y @ self.matrix.mT
 
-    def phi_action(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                   cache: Cache) -> torch.Tensor:
+    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
+                    cache: Cache) -> torch.Tensor:
         if self.phi == "expmv":
             return phimv(self.matrix.to(v0.dtype), v0, list(ws), tau.to(v0.dtype))
         p = len(ws)
         mats, inverse = _per_sample(cache, f"expm{p}", tau,
                                     lambda taus: phi_matrices(self.matrix.to(v0.dtype), taus, p))
         vs = torch.stack([v0, *ws], dim=1)  # [B, p+1, D]
+        if inverse is None:
+            return torch.einsum("kij,bkj->bi", mats[0], vs)
+        return torch.einsum("bkij,bkj->bi", mats[inverse], vs)
+
+    def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
+                  cache: Cache) -> torch.Tensor:
+        if self.phi == "expmv":
+            return super().exp_stage(tau, v0, evals, beta, cache)
+        p = beta.shape[0]
+        lin = self.matrix.to(v0.dtype)
+        mats, inverse = _per_sample(cache, ("stage", beta.tobytes(), beta.shape), tau,
+                                    lambda taus: _fold(phi_matrices(lin, taus, p), beta, taus))
+        vs = torch.stack([v0, *evals[: beta.shape[1]]], dim=1)  # [B, 1+J, D]
         if inverse is None:
             return torch.einsum("kij,bkj->bi", mats[0], vs)
         return torch.einsum("bkij,bkj->bi", mats[inverse], vs)
@@ -141,18 +216,10 @@ class _SpectralLinear(LinearPart):
     """``L = V diag(λ) V^{-1}`` with a fast, known eigenbasis: φ-actions and solves are element-wise there.
 
     Subclasses give the eigenvalues ``λ`` (real: half-circle contour; complex: full circle) and the maps
-    to and from the eigenbasis.
+    to and from the eigenbasis (:meth:`to_basis`, :meth:`from_basis`).
     """
 
     eigenvalues: torch.Tensor
-
-    @abstractmethod
-    def to_basis(self, y: torch.Tensor) -> torch.Tensor:
-        """Coefficients of ``y [B, D]`` in the eigenbasis."""
-
-    @abstractmethod
-    def from_basis(self, c: torch.Tensor) -> torch.Tensor:
-        """Inverse of :meth:`to_basis` (real states ``[B, D]``)."""
 
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         return self.from_basis(self.eigenvalues.to(y.device) * self.to_basis(y))
@@ -160,24 +227,36 @@ class _SpectralLinear(LinearPart):
     def tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.eigenvalues,)
 
-    def phi_action(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                   cache: Cache) -> torch.Tensor:
+    def _coefficients(self, taus: torch.Tensor, p: int, like: torch.Tensor) -> torch.Tensor:
+        """``τ^k φ_k(τλ)`` for ``taus [U]``: ``[U, p+1, n]`` (contour evaluation, :func:`.phi.phi_functions`)."""
+        lam = self.eigenvalues.to(device=like.device)
+        real_dtype = like.real.dtype if like.is_complex() else like.dtype
+        lam = lam if lam.is_complex() else lam.to(real_dtype)
+        t = taus.to(real_dtype)
+        phis = phi_functions(t[:, None] * lam, p)  # [U, n, p+1]
+        powers = t[:, None] ** torch.arange(p + 1, dtype=t.dtype, device=t.device)
+        return (phis * powers[:, None, :]).transpose(1, 2)
+
+    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
+                    cache: Cache) -> torch.Tensor:
         p = len(ws)
-        lam = self.eigenvalues.to(device=v0.device)
-        lam = lam.to(v0.dtype) if not lam.is_complex() else lam
+        coef, inverse = _per_sample(cache, ("phi", p), tau, lambda taus: self._coefficients(taus, p, v0))
+        coef = coef if inverse is None else coef[inverse]  # [1 or B, p+1, n]
+        return _combination(np.ones(p + 1), [coef[:, k] * x for k, x in enumerate([v0, *ws])])
 
+    def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
+                  cache: Cache) -> torch.Tensor:
         def build(taus: torch.Tensor) -> torch.Tensor:
-            t = taus.to(lam.real.dtype)
-            phis = phi_functions(t[:, None] * lam, p)  # [U, n, p+1]
-            powers = t[:, None] ** torch.arange(p + 1, dtype=t.dtype, device=t.device)  # τ^k
-            return phis * powers[:, None, :]
+            folded = _fold(self._coefficients(taus, beta.shape[0], v0), beta, taus)
+            return folded.to(v0.dtype) if v0.is_complex() else folded  # complex coordinates: cast once
 
-        coef, inverse = _per_sample(cache, f"phi{p}", tau, build)
-        coef = coef if inverse is None else coef[inverse]  # [1 or B, n, p+1]
-        out = coef[..., 0] * self.to_basis(v0)
-        for k, w in enumerate(ws, start=1):
-            out = out + coef[..., k] * self.to_basis(w)
-        return self.from_basis(out)
+        coef, inverse = _per_sample(cache, ("stage", beta.tobytes(), beta.shape), tau, build)
+        coef = coef if inverse is None else coef[inverse]  # [1 or B, 1+J, n]
+        out = coef[:, 0] * v0
+        for j, value in enumerate(evals[: beta.shape[1]]):
+            if np.any(beta[:, j] != 0.0):
+                out.addcmul_(value, coef[:, j + 1])  # in place on a fresh tensor: one pass, no temporaries
+        return out
 
     def shifted_solve(self, c: torch.Tensor, rhs: torch.Tensor, cache: Cache) -> torch.Tensor:
         lam = self.eigenvalues.to(device=rhs.device)
@@ -191,12 +270,6 @@ class DiagonalLinear(_SpectralLinear):
     def __init__(self, diag: torch.Tensor) -> None:
         self.eigenvalues = diag
         self.dim = int(diag.shape[-1])
-
-    def to_basis(self, y: torch.Tensor) -> torch.Tensor:
-        return y
-
-    def from_basis(self, c: torch.Tensor) -> torch.Tensor:
-        return c
 
     def negated(self) -> DiagonalLinear:
         return DiagonalLinear(-self.eigenvalues)
@@ -246,8 +319,8 @@ class OperatorLinear(LinearPart):
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         return self.op.matvec(y)
 
-    def phi_action(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                   cache: Cache) -> torch.Tensor:
+    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
+                    cache: Cache) -> torch.Tensor:
         return phimv(self.op, v0, list(ws), tau.to(v0.dtype))
 
     def negated(self) -> OperatorLinear:
