@@ -4,7 +4,8 @@ KS ``lpsda`` preset (L = 64, 256 points, seed 001 / LPSDA). Initial states on th
 integrated for 60 time units (ETDRK4, dt = 0.01; only a burn-in). Outputs every 0.2 on [0, 10]. SciPy Radau
 (python backend: analytic dense Jacobian) runs trajectory by trajectory at ``rtol`` (1e-4 and 1e-6,
 ``atol = rtol/100``); a tight Radau run (rtol 1e-11) on the same trajectories is the reference. ETDRK4 uses the
-largest step 0.2/k (k = 1, 2, 3, 4, 5, 7, 9, …, whole steps per output interval) whose error on those trajectories is no larger than Radau's, and then
+largest step 0.2/k (k = 1, 2, 3, 4, 5, 7, 9, …: whole steps per output interval) whose error on those
+trajectories is no larger than Radau's, and then
 integrates the whole ensemble at once. Radau's cost is measured on a subset and scaled per trajectory (stated
 in the output). Errors: ``max |y - y_ref| / max |y_ref|``.
 """

@@ -1,7 +1,7 @@
 """Benchmark: pysciml.odeint (dopri5, backprop) vs torchdiffeq dopri5 (direct, adjoint), forward + backward.
 
 MLP vector field 2→64→64→2 (tanh), batch 256, t ∈ [0, 1], rtol 1e-7 / atol 1e-9, float64, all in one
-process; median wall time over repeats. NFE: ours = batched vector-field calls (``ODESolution.n_calls``,
+process; median wall time over interleaved repeats. NFE: ours = batched vector-field calls (``ODESolution.n_calls``,
 forward) and the mean per-sample ``n_f_evals``; torchdiffeq = calls of the field counted by a wrapper.
 The last line is ``ratio_vs_torchdiffeq_direct=<x> ratio_vs_torchdiffeq_adjoint=<y>`` (ours / theirs).
 
@@ -35,23 +35,26 @@ class MLPField(torch.nn.Module):
         return self.net(y)
 
 
-def _time(fn: Callable[[], None], repeats: int, label: str) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in tqdm(range(repeats), desc=label, leave=False):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median wall time of each function; the candidates alternate within every repeat (fair under noise)."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in tqdm(range(repeats), desc="repeats", leave=False):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few repeats (< 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="15 interleaved repeats instead of 50 (< 1 minute)")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    repeats = args.repeats or (3 if args.quick else 10)
+    repeats = args.repeats or (15 if args.quick else 50)
     torch.set_num_threads(args.threads)
     import torchdiffeq
 
@@ -82,9 +85,8 @@ def main() -> None:
         nfe["torchdiffeq_adjoint_fwd"] = field.calls
         ys[-1].pow(2).sum().backward()
 
-    t_ours = _time(ours, repeats, "pysciml")
-    t_direct = _time(td_direct, repeats, "torchdiffeq direct")
-    t_adj = _time(td_adjoint, repeats, "torchdiffeq adjoint")
+    med = _time_interleaved({"ours": ours, "direct": td_direct, "adjoint": td_adjoint}, repeats)
+    t_ours, t_direct, t_adj = med["ours"], med["direct"], med["adjoint"]
     print(f"repeats={repeats} threads={args.threads} batch=256 float64 dopri5 rtol=1e-7 atol=1e-9")
     print(f"pysciml (backprop):     median {t_ours * 1e3:8.1f} ms  forward NFE {nfe['ours']} "
           f"(mean per-sample n_f_evals {nfe['ours_per_sample']:.1f})")

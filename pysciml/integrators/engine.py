@@ -163,12 +163,13 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
             out_rows.append(idx[sub] * n_t + k)
             out_vals.append(vals)
 
+        all_accepted = bool(accept.all())  # the common case: no masking (a shorter graph to backpropagate)
         acc_b = accept.reshape(bshape)
-        ya_new = torch.where(acc_b, y1, ya)
+        ya_new = y1 if all_accepted else torch.where(acc_b, y1, ya)
         fa_new = None
         if f0a is not None and res.f_end is not None:
-            fa_new = torch.where(acc_b, res.f_end, f0a)
-        ta_new = torch.where(accept, t_new, ta)
+            fa_new = res.f_end if all_accepted else torch.where(acc_b, res.f_end, f0a)
+        ta_new = t_new if all_accepted else torch.where(accept, t_new, ta)
         # failures of the active samples: 2 = step size too small, 3 = non-finite
         if adaptive:
             too_small = (dt_next < config.dt_min) | (ta_new + dt_next == ta_new)

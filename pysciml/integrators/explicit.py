@@ -75,6 +75,20 @@ TABLEAUX: dict[str, ButcherTableau] = {tab.name: tab for tab in [
 ]}
 
 
+def _nonzero(row: np.ndarray) -> list[tuple[int, float]]:
+    """``(j, row_j)`` for the non-zero entries of a coefficient row."""
+    return [(j, float(v)) for j, v in enumerate(row) if v != 0.0]
+
+
+def _combination(coefs: list[tuple[int, float]], ks: list[torch.Tensor]) -> torch.Tensor:
+    """``Σ_j c_j k_j`` as one multiply and a chain of fused ``add(alpha=)`` (no stacking of the stages)."""
+    (j0, c0), *rest = coefs
+    out = ks[j0] * c0
+    for j, c in rest:
+        out = torch.add(out, ks[j], alpha=c)
+    return out
+
+
 class ExplicitRK(Stepper):
     """One explicit Runge–Kutta step for any :class:`ButcherTableau` (batched over samples).
 
@@ -87,17 +101,18 @@ class ExplicitRK(Stepper):
         self.order = tableau.order
         self.error_order = tableau.error_order
         self.fsal = tableau.fsal
-        self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
+        self._cache: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+        s = tableau.stages
+        rows = [tableau.b if (self.fsal and i == s - 1) else tableau.a[i] for i in range(1, s)]
+        self._stage_rows = [(float(tableau.c[i]), _nonzero(row[:i])) for i, row in enumerate(rows, start=1)]
+        self._b_row = _nonzero(tableau.b)
+        self._e_row = _nonzero(tableau.error_weights) if tableau.error_weights is not None else []
 
-    def _coeffs(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(a, b, e, c_mid)`` as tensors in ``like``'s dtype/device (cached)."""
+    def _c_mid(self, like: torch.Tensor) -> torch.Tensor:
+        """The midpoint dense-output weights as a tensor in ``like``'s dtype/device (cached)."""
         key = (like.dtype, like.device)
         if key not in self._cache:
-            tab = self.tableau
-            zero = np.zeros_like(tab.b)
-            conv = [tab.a, tab.b, tab.error_weights if tab.error_weights is not None else zero,
-                    tab.c_mid if tab.c_mid is not None else zero]
-            self._cache[key] = tuple(torch.as_tensor(x, dtype=like.dtype, device=like.device) for x in conv)
+            self._cache[key] = torch.as_tensor(self.tableau.c_mid, dtype=like.dtype, device=like.device)
         return self._cache[key]
 
     def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor | None:
@@ -107,8 +122,6 @@ class ExplicitRK(Stepper):
     def step(self, field: Any, t: torch.Tensor, y: torch.Tensor, dt: torch.Tensor,
              f0: torch.Tensor | None) -> StepResult:
         """Advance ``y [B, *S]`` from ``t [B]`` by ``dt [B]`` (time dtype); ``f0 = f(t, y)`` if known."""
-        tab = self.tableau
-        a, b, e, _ = self._coeffs(y)
         shape = (-1,) + (1,) * (y.dim() - 1)
         t_y = t.to(y.dtype)
         h = dt.to(y.dtype)
@@ -118,18 +131,18 @@ class ExplicitRK(Stepper):
             f0 = field(t_y, y)
             n_evals += 1
         ks = [f0]
-        for i in range(1, tab.stages):
-            row = b if (self.fsal and i == tab.stages - 1) else a[i]
-            # Σ_j a_ij k_j as one contraction over the stage axis (stages stacked last: [B, *S, i])
-            y_i = torch.addcmul(y, h_b, torch.stack(ks, -1) @ row[:i])
-            if self.fsal and i == tab.stages - 1:
+        y1 = y
+        for i, (c_i, row) in enumerate(self._stage_rows, start=1):
+            # y_i = y + h Σ_j a_ij k_j over the non-zero a_ij (python floats: fused add(alpha=) chains)
+            y_i = torch.addcmul(y, h_b, _combination(row, ks))
+            if self.fsal and i == self.tableau.stages - 1:
                 y1 = y_i
-            ks.append(field(t_y + float(tab.c[i]) * h, y_i))
+            ks.append(field(t_y + c_i * h, y_i))
             n_evals += 1
-        stages = torch.stack(ks, -1)
         if not self.fsal:
-            y1 = torch.addcmul(y, h_b, stages @ b)
-        error = h_b * (stages @ e) if tab.error_weights is not None else None
+            y1 = torch.addcmul(y, h_b, _combination(self._b_row, ks))
+        error = torch.mul(h_b, _combination(self._e_row, ks)) if self._e_row else None
+        stages = torch.stack(ks, -1)
         return StepResult(y=y1, error=error, f_end=ks[-1] if self.fsal else None, interp=stages,
                           n_f_evals=n_evals)
 
@@ -140,7 +153,7 @@ class ExplicitRK(Stepper):
         if self.tableau.c_mid is None or f0 is None or f1 is None:
             return super().interpolate(theta, dt, y0, y1, f0, f1, interp)
         shape = (-1,) + (1,) * (y0.dim() - 1)
-        c_mid = self._coeffs(y0)[3]
+        c_mid = self._c_mid(y0)
         h = dt.to(y0.dtype).reshape(shape)
         x = theta.to(y0.dtype).reshape(shape)
         y_mid = torch.addcmul(y0, h, interp @ c_mid)
