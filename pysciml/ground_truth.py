@@ -8,6 +8,7 @@ import numpy as np
 
 from .backends.base import Solution
 from .backends.registry import resolve_backend
+from .errors import ValidationError
 from .systems import get as get_system
 from .systems.base import System
 from .validation import check_choice, check_positive_int, check_time_grid, check_tolerance
@@ -47,10 +48,10 @@ def solve(system: str | System, y0: Any, t_eval: Any, method: str = "Radau", rto
     t_arr = check_time_grid(t_eval, "t_eval")
     rtol_v = check_tolerance(rtol, "rtol")
     if not isinstance(rtol_v, float):
-        raise ValueError("rtol must be a scalar")
+        raise ValidationError(f"rtol must be a scalar, got an array of shape {np.shape(rtol)}")
     atol_v = check_tolerance(atol, "atol")
     if isinstance(atol_v, np.ndarray) and atol_v.shape != (sys_obj.dim,):
-        raise ValueError(f"atol must be a scalar or have shape [{sys_obj.dim}], got {atol_v.shape}")
+        raise ValidationError(f"atol must be a scalar or have shape [{sys_obj.dim}], got {atol_v.shape}")
     n_jobs_v = check_positive_int(n_jobs, "n_jobs")
     max_steps_v = check_positive_int(max_steps, "max_steps")
     chosen = resolve_backend(backend, method)

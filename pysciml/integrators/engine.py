@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 
 from ..status import Status
 from .controller import PIController, error_ratio, initial_step, rms_norm
@@ -39,6 +40,9 @@ class EngineConfig:
         max_steps: attempted steps (accepted + rejected) per sample before ``Status.MAX_STEPS``.
         dt_min: smallest adaptive step before ``Status.STEP_SIZE_TOO_SMALL``.
         norm: per-sample error norm ``[B, *S] -> [B]`` (RMS; a seminorm for the adjoint).
+        checkpoint: recompute each step's internals (stages, activations of ``f``) in the backward pass
+            instead of storing them (``torch.utils.checkpoint``): backpropagation memory then grows with the
+            number of steps times the state size only, at the price of one extra forward pass per step.
     """
 
     rtol: Any = 1e-7
@@ -49,6 +53,7 @@ class EngineConfig:
     max_steps: int = 10_000
     dt_min: float = 0.0
     norm: Callable[[torch.Tensor], torch.Tensor] = rms_norm
+    checkpoint: bool = False
 
 
 def _take(x: Any, rows: torch.Tensor | None) -> Any:
@@ -129,7 +134,10 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         hit = (target - ta).detach() <= dta * (1 + _HIT_RTOL)
         h = torch.where(hit, target - ta, dta)
 
-        res = stepper.step(field, ta, ya, h, f0a)
+        if config.checkpoint and torch.is_grad_enabled():
+            res = torch.utils.checkpoint.checkpoint(stepper.step, field, ta, ya, h, f0a, use_reentrant=False)
+        else:
+            res = stepper.step(field, ta, ya, h, f0a)
         calls += res.n_f_evals
         y1 = res.y
         if adaptive:

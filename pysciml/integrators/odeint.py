@@ -17,7 +17,7 @@ from .solution import ODESolution
 from .stepper import Stepper
 
 _ENGINE_OPTIONS = ("step_size", "first_step", "safety", "min_factor", "max_factor", "max_steps", "dt_min",
-                   "pcoeff", "icoeff", "time_dtype")
+                   "pcoeff", "icoeff", "time_dtype", "checkpoint")
 _ADJOINT_OPTIONS = ("adjoint_rtol", "adjoint_atol", "adjoint_seminorm", "adjoint_params", "adjoint_method")
 
 
@@ -87,6 +87,16 @@ def check_inputs(y0: Any, t: Any, time_dtype: torch.dtype) -> tuple[torch.Tensor
     raise ValidationError("t must be strictly monotone (all rows increasing, or all decreasing)")
 
 
+def _check_checkpoint(value: Any, stepper: Stepper) -> bool:
+    """``checkpoint`` must be a bool; exponential/IMEX steppers cache coefficients across steps, which
+    recomputation in the backward pass cannot replay, so they do not support it."""
+    if not isinstance(value, bool):
+        raise InputTypeError(f"checkpoint must be True or False, got {value!r}")
+    if value and method_family(stepper.name) in ("exponential", "imex"):
+        raise ValidationError(f"checkpoint=True is available for explicit and Rosenbrock methods, not {stepper.name!r}")
+    return value
+
+
 def build_config(stepper: Stepper, rtol: Any, atol: Any, y0: torch.Tensor,
                  opts: dict[str, Any]) -> EngineConfig:
     """Engine configuration from the user's options (validated)."""
@@ -114,6 +124,7 @@ def build_config(stepper: Stepper, rtol: Any, atol: Any, y0: torch.Tensor,
         controller=PIController(order=k, safety=safety, min_factor=min_factor, max_factor=max_factor,
                                 pcoeff=pcoeff, icoeff=icoeff),
         max_steps=check_positive_int(opts.get("max_steps", 10_000), "max_steps"),
+        checkpoint=_check_checkpoint(opts.get("checkpoint", False), stepper),
         dt_min=_positive_float(opts.get("dt_min", 0.0), "dt_min", allow_zero=True))
 
 
@@ -138,15 +149,18 @@ def odeint(f: Any, y0: torch.Tensor, t: Any, method: str = "dopri5", rtol: Any =
         t: output times ``[time]`` shared or ``[batch, time]`` per sample, strictly increasing (or all
             decreasing: integration backwards), converted to ``time_dtype`` (float64 by default).
         method: a registered method (``pysciml.integrators.available_methods()``), e.g. ``dopri5``,
-            ``tsit5``, ``bosh3`` (adaptive), ``euler``, ``midpoint``, ``heun``, ``ralston``, ``rk4`` (fixed).
+            ``tsit5``, ``bosh3`` (adaptive), ``euler``, ``midpoint``, ``heun``, ``ralston``, ``rk4`` (fixed),
+            ``rosenbrock23``, ``rodas4``, ``rodas5p`` (stiff, adaptive), ``etd1``, ``etd2rk``, ``etdrk4``
+            (exponential) and ``imex_ssp2`` (IMEX) for a :class:`~.split.SplitField` (fixed step).
         rtol, atol: positive floats or tensors broadcastable to ``[batch, *state]``.
         adjoint: differentiate with the continuous adjoint (:mod:`.adjoint`) instead of through the steps.
         **options: ``step_size`` (fixed stepping; required for methods without an error estimate),
             ``first_step``, ``safety`` (0.9), ``min_factor`` (0.2), ``max_factor`` (10), ``pcoeff`` (0),
             ``icoeff`` (1) (PI controller, see :mod:`.controller`), ``max_steps`` (10 000 per sample),
-            ``dt_min`` (0), ``time_dtype`` (float64); with ``adjoint=True`` also ``adjoint_rtol``,
-            ``adjoint_atol``, ``adjoint_seminorm``, ``adjoint_params``, ``adjoint_method``. Any other option
-            goes to the method's stepper.
+            ``dt_min`` (0), ``time_dtype`` (float64), ``checkpoint`` (False: recompute each step's internals in
+            the backward pass instead of storing them, see :class:`.engine.EngineConfig`); with
+            ``adjoint=True`` also ``adjoint_rtol``, ``adjoint_atol``, ``adjoint_seminorm``, ``adjoint_params``,
+            ``adjoint_method``. Any other option goes to the method's stepper.
 
     Returns:
         :class:`ODESolution` with ``ys [batch, time, *state]``, ``ts``, per-sample ``stats``/``status``.
