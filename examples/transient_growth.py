@@ -104,8 +104,8 @@ def run(out: Path, iterations: int = 400, n_train: int = 1000, n_test: int = 200
             style = {"etd1": ("tab:blue", "-"), "imex_ssp2": ("tab:red", "--")}[method]
             for comp in range(2):
                 ax = axes[row, comp]
-                ax.plot(t_dense, fine[:3, :, comp].T, color=style[0], ls=style[1], lw=1,
-                        label=f"{method} (small step)" if comp == 0 else None)
+                lines = ax.plot(t_dense, fine[:3, :, comp].T, color=style[0], ls=style[1], lw=1)
+                lines[0].set_label(f"{method} (deployed with step/{stride})")
                 ax.plot(t_train, coarse[:3, :, comp].T, "o", color=style[0], ms=4)
             tg = transient_growth(a_learned, t_de)
             axes[row, 2].plot(t_dense, tg.norms, color=style[0], ls=style[1], label=method)
