@@ -41,3 +41,17 @@ def test_errors_exit_2_with_message(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "does not exist" in capsys.readouterr().err
     assert main(["generate", "nosuch", "--out", str(tmp_path / "x.h5")]) == 2
     assert "valid choices" in capsys.readouterr().err
+
+
+def test_demo_generates_trains_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A shortened demo (4 trajectories, 15 epochs): every file is written and training lowers the loss."""
+    import json
+
+    assert main(["demo", "--out", str(tmp_path), "--n", "4", "--epochs", "15"]) == 0
+    text = capsys.readouterr().out
+    assert "structure-preserving NODE" in text and "learned_A_eigenvalues" in text
+    for name in ("robertson.h5", "robertson.png", "robertson_node.png", "train/metrics.jsonl",
+                 "train/checkpoint.pt", "train/loss_curve.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    history = [json.loads(line) for line in (tmp_path / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert len(history) == 15 and history[-1]["train_loss"] < history[0]["train_loss"]
