@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ValidationError
-from .registry import register_method
+from .registry import register_tableaux
 from .stepper import Stepper, StepResult
 from .tableau import ButcherTableau
 
@@ -164,13 +163,4 @@ class ExplicitRK(Stepper):
         return y0 + x * (h * f0 + x * (c2 + x * (c3 + x * c4)))
 
 
-def _factory(tableau: ButcherTableau) -> Any:
-    def make(**options: Any) -> ExplicitRK:
-        if options:
-            raise ValidationError(f"method {tableau.name!r} takes no method options, got {sorted(options)}")
-        return ExplicitRK(tableau)
-    return make
-
-
-for _tab in TABLEAUX.values():
-    register_method(_tab.name, _factory(_tab), "explicit")
+register_tableaux(TABLEAUX.values(), ExplicitRK, "explicit")

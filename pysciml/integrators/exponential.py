@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from ..errors import ValidationError
-from .linear import Cache
-from .registry import register_method
-from .stepper import Stepper, StepResult
+from .registry import register_tableaux
+from .split import SplitStepper
+from .stepper import StepResult
 
 _TOL = 1e-12
 
@@ -118,32 +118,8 @@ TABLEAUX: dict[str, ExpRKTableau] = {tab.name: tab for tab in [
 ]}
 
 
-def require_split(field: Any, method: str) -> Any:
-    """The field if it is a :class:`~.split.SplitField`, else a clear error."""
-    from .split import SplitField
-
-    if not isinstance(field, SplitField):
-        raise ValidationError(f"method {method!r} integrates semilinear fields y' = L y + N(t, y): pass "
-                              "f=pysciml.integrators.SplitField(L, N) (or a model/system that provides one)")
-    return field
-
-
-class ExponentialRK(Stepper):
+class ExponentialRK(SplitStepper):
     """Runs any :class:`ExpRKTableau` on a :class:`~.split.SplitField` (batched, fixed step, differentiable)."""
-
-    def __init__(self, tableau: ExpRKTableau) -> None:
-        self.tableau = tableau
-        self.name = tableau.name
-        self.order = tableau.order
-        self._cache: Cache = {}
-
-    def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> None:
-        """Check the field and start a fresh coefficient cache for this solve."""
-        require_split(field, self.name)
-        if y0.dim() != 2:
-            raise ValidationError(f"method {self.name!r} needs a flat state y0 [batch, dim], got {tuple(y0.shape)}")
-        self._cache = {}
-        return None
 
     def _action(self, field: Any, st: ExpStage, h: torch.Tensor, values: list[torch.Tensor],
                 evals: list[torch.Tensor]) -> torch.Tensor:
@@ -167,13 +143,4 @@ class ExponentialRK(Stepper):
         return StepResult(y=y1, error=None, f_end=None, interp=None, n_f_evals=len(evals))
 
 
-def _factory(tableau: ExpRKTableau) -> Any:
-    def make(**options: Any) -> ExponentialRK:
-        if options:
-            raise ValidationError(f"method {tableau.name!r} takes no method options, got {sorted(options)}")
-        return ExponentialRK(tableau)
-    return make
-
-
-for _tab in TABLEAUX.values():
-    register_method(_tab.name, _factory(_tab), "exponential")
+register_tableaux(TABLEAUX.values(), ExponentialRK, "exponential")

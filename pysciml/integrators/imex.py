@@ -24,10 +24,9 @@ import numpy as np
 import torch
 
 from ..errors import ValidationError
-from .exponential import require_split
-from .linear import Cache
-from .registry import register_method
-from .stepper import Stepper, StepResult
+from .registry import register_tableaux
+from .split import SplitStepper
+from .stepper import StepResult
 
 _TOL = 1e-12
 
@@ -94,24 +93,15 @@ TABLEAUX: dict[str, ImexTableau] = {tab.name: tab for tab in [
 ]}
 
 
-class ImexRK(Stepper):
+class ImexRK(SplitStepper):
     """Runs any :class:`ImexTableau` on a :class:`~.split.SplitField` (batched, fixed step, differentiable)."""
 
-    def __init__(self, tableau: ImexTableau) -> None:
-        self.tableau = tableau
-        self.name = tableau.name
-        self.order = tableau.order
-        self._cache: Cache = {}
-
     def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> None:
-        """Check the field and start a fresh cache (inverses of ``I - h a_ii L``) for this solve."""
-        require_split(field, self.name)
+        """As :meth:`SplitStepper.init`, and the linear part must offer solves with ``I - c L``."""
+        super().init(field, t0, y0)
         if not field.linear.has_shifted_solve:
             raise ValidationError(f"method {self.name!r} solves (I - c L) x = r: give L as a dense matrix, a "
                                   "diagonal or a FourierMultiplier (a matrix-free LinearOperator has no solve)")
-        if y0.dim() != 2:
-            raise ValidationError(f"method {self.name!r} needs a flat state y0 [batch, dim], got {tuple(y0.shape)}")
-        self._cache = {}
         return None
 
     def step(self, field: Any, t: torch.Tensor, y: torch.Tensor, dt: torch.Tensor,
@@ -140,13 +130,4 @@ class ImexRK(Stepper):
         return StepResult(y=y1, error=None, f_end=None, interp=None, n_f_evals=tab.stages)
 
 
-def _factory(tableau: ImexTableau) -> Any:
-    def make(**options: Any) -> ImexRK:
-        if options:
-            raise ValidationError(f"method {tableau.name!r} takes no method options, got {sorted(options)}")
-        return ImexRK(tableau)
-    return make
-
-
-for _tab in TABLEAUX.values():
-    register_method(_tab.name, _factory(_tab), "imex")
+register_tableaux(TABLEAUX.values(), ImexRK, "imex")

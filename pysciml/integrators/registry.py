@@ -7,9 +7,10 @@ the engine's) and returns a configured :class:`~pysciml.integrators.stepper.Step
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..errors import ValidationError
 from ..validation import check_choice
 from .stepper import Stepper
 
@@ -29,6 +30,17 @@ def register_method(name: str, factory: StepperFactory, family: str) -> None:
         raise ValueError(f"integration method {name!r} is already registered")
     _METHODS[key] = factory
     _FAMILIES[key] = family
+
+
+def register_tableaux(tableaux: Iterable[Any], stepper: Callable[[Any], Stepper], family: str) -> None:
+    """Register one method per tableau (its ``name``): a stepper ``stepper(tableau)`` that takes no options."""
+    for tableau in tableaux:
+        def make(tableau: Any = tableau, **options: Any) -> Stepper:
+            if options:
+                raise ValidationError(f"method {tableau.name!r} takes no method options, got {sorted(options)}")
+            return stepper(tableau)
+
+        register_method(tableau.name, make, family)
 
 
 def available_methods(family: str | None = None) -> list[str]:

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..errors import ValidationError
-from .registry import register_method
+from .registry import register_tableaux
 from .stepper import Stepper, StepResult
 
 # ---------------------------------------------------------------------------------------------------
@@ -496,14 +496,4 @@ class RosenbrockStepper(Stepper):
         return (1 - th) * y0 + th * (y1 + (1 - th) * poly)
 
 
-def _factory(tableau: RosenbrockTableau) -> Any:
-    def make(**options: Any) -> RosenbrockStepper:
-        if options:
-            raise ValidationError(f"method {tableau.name!r} takes no options, got {sorted(options)}")
-        return RosenbrockStepper(tableau)
-
-    return make
-
-
-for _tab in TABLEAUX.values():
-    register_method(_tab.name, _factory(_tab), family="rosenbrock")
+register_tableaux(TABLEAUX.values(), RosenbrockStepper, "rosenbrock")

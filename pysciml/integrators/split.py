@@ -13,9 +13,10 @@ from typing import Any
 
 import torch
 
-from ..errors import InputTypeError
+from ..errors import InputTypeError, ValidationError
 from .fields import VectorField
-from .linear import LinearPart, as_linear_part
+from .linear import Cache, LinearPart, as_linear_part
+from .stepper import Stepper
 
 Func = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -61,3 +62,24 @@ class SplitField(VectorField):
         nonlinear, in_basis = self.nonlinear, self._nonlinear_in_basis
         return SplitField(self.linear.negated(), lambda s, y: -nonlinear(-s, y), autonomous=self.autonomous,
                           nonlinear_in_basis=None if in_basis is None else (lambda s, y: -in_basis(-s, y)))
+
+
+class SplitStepper(Stepper):
+    """Base of the steppers for :class:`SplitField` (exponential, IMEX): one tableau, and a cache of the
+    coefficients that depend only on the step size, fresh for every solve."""
+
+    def __init__(self, tableau: Any) -> None:
+        self.tableau = tableau
+        self.name = tableau.name
+        self.order = tableau.order
+        self._cache: Cache = {}
+
+    def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> None:
+        """Check that ``field`` is a :class:`SplitField` with a flat state; start a fresh cache."""
+        if not isinstance(field, SplitField):
+            raise ValidationError(f"method {self.name!r} integrates semilinear fields y' = L y + N(t, y): pass "
+                                  "f=pysciml.integrators.SplitField(L, N) (or a model/system that provides one)")
+        if y0.dim() != 2:
+            raise ValidationError(f"method {self.name!r} needs a flat state y0 [batch, dim], got {tuple(y0.shape)}")
+        self._cache = {}
+        return None
