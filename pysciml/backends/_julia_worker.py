@@ -15,6 +15,7 @@ Wire protocol (both directions, over the child's stdin/stdout pipes): a message 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import pickle
 import select
@@ -51,6 +52,25 @@ def encode_message(obj: Any) -> bytes:
     return b"".join(parts)
 
 
+#: the only globals a frame may reference: plain containers/scalars and numpy's array reconstruction
+_ALLOWED_GLOBALS = {
+    "builtins": {"dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray", "int", "float",
+                 "complex", "bool", "slice", "range"},
+    **{mod: {"_reconstruct", "_frombuffer", "ndarray", "dtype", "scalar"}
+       for mod in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                   "numpy._core.numeric")},
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that refuses every global outside :data:`_ALLOWED_GLOBALS` (no arbitrary code on load)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if name in _ALLOWED_GLOBALS.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a worker message")
+
+
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     chunks, got = [], 0
     while got < n:
@@ -76,7 +96,7 @@ def read_message(fd: int, timeout: float | None = None) -> Any:
         (length,) = _LENGTH.unpack(_read_exact(fd, _LENGTH.size, deadline))
         buffers.append(bytearray(_read_exact(fd, length, deadline)))
     try:
-        return pickle.loads(payload, buffers=buffers)
+        return _RestrictedUnpickler(io.BytesIO(payload), buffers=buffers).load()
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a protocol error
         raise ProtocolError(f"malformed message from the Julia worker: {exc}") from exc
 

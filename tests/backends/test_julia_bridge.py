@@ -61,6 +61,16 @@ def test_message_roundtrip_keeps_numpy_arrays_exactly() -> None:
     assert out["scalar"] == 2.5 and out["codes"] == payload["codes"] and out["nested"] == payload["nested"]
 
 
+def test_messages_cannot_carry_arbitrary_objects() -> None:
+    """Frames are unpickled with an allow-list: containers, scalars and numpy arrays only."""
+    import collections
+
+    with pytest.raises(ProtocolError, match="not allowed"):
+        _roundtrip({"x": collections.OrderedDict(a=1)})
+    with pytest.raises(ProtocolError, match="not allowed"):
+        _roundtrip(Path("/tmp"))
+
+
 def test_arrays_travel_as_out_of_band_buffers() -> None:
     big = np.arange(4096, dtype=np.float64)
     frame = encode_message({"y": big})
