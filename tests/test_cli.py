@@ -17,7 +17,7 @@ def _commands() -> list[str]:
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     commands = _commands()
-    assert {"systems", "generate", "info", "demo"} <= set(commands)
+    assert {"systems", "generate", "info", "demo", "backends", "train"} <= set(commands)
     for cmd in [None, *commands]:
         with pytest.raises(SystemExit) as info:
             main([cmd, "--help"] if cmd else ["--help"])

@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import PySciMLError
-from . import data_cmds
+from . import backends_cmd, data_cmds, train_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log backend choices and progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cmds.add_parsers(sub)
+    backends_cmd.add_parser(sub)
+    train_cmd.add_parser(sub)
     return parser
 
 
