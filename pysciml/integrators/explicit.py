@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .combination import combine, nonzero
 from .registry import register_tableaux
 from .stepper import Stepper, StepResult
 from .tableau import ButcherTableau
@@ -74,20 +75,6 @@ TABLEAUX: dict[str, ButcherTableau] = {tab.name: tab for tab in [
 ]}
 
 
-def _nonzero(row: np.ndarray) -> list[tuple[int, float]]:
-    """``(j, row_j)`` for the non-zero entries of a coefficient row."""
-    return [(j, float(v)) for j, v in enumerate(row) if v != 0.0]
-
-
-def _combination(coefs: list[tuple[int, float]], ks: list[torch.Tensor]) -> torch.Tensor:
-    """``Σ_j c_j k_j`` as one multiply and a chain of fused ``add(alpha=)`` (no stacking of the stages)."""
-    (j0, c0), *rest = coefs
-    out = ks[j0] * c0
-    for j, c in rest:
-        out = torch.add(out, ks[j], alpha=c)
-    return out
-
-
 class ExplicitRK(Stepper):
     """One explicit Runge–Kutta step for any :class:`ButcherTableau` (batched over samples).
 
@@ -103,9 +90,9 @@ class ExplicitRK(Stepper):
         self._cache: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
         s = tableau.stages
         rows = [tableau.b if (self.fsal and i == s - 1) else tableau.a[i] for i in range(1, s)]
-        self._stage_rows = [(float(tableau.c[i]), _nonzero(row[:i])) for i, row in enumerate(rows, start=1)]
-        self._b_row = _nonzero(tableau.b)
-        self._e_row = _nonzero(tableau.error_weights) if tableau.error_weights is not None else []
+        self._stage_rows = [(float(tableau.c[i]), nonzero(row[:i])) for i, row in enumerate(rows, start=1)]
+        self._b_row = nonzero(tableau.b)
+        self._e_row = nonzero(tableau.error_weights) if tableau.error_weights is not None else []
 
     def _c_mid(self, like: torch.Tensor) -> torch.Tensor:
         """The midpoint dense-output weights as a tensor in ``like``'s dtype/device (cached)."""
@@ -132,15 +119,15 @@ class ExplicitRK(Stepper):
         ks = [f0]
         y1 = y
         for i, (c_i, row) in enumerate(self._stage_rows, start=1):
-            # y_i = y + h Σ_j a_ij k_j over the non-zero a_ij (python floats: fused add(alpha=) chains)
-            y_i = torch.addcmul(y, h_b, _combination(row, ks))
+            # y_i = y + h Σ_j a_ij k_j over the non-zero a_ij
+            y_i = torch.addcmul(y, h_b, combine(row, ks))
             if self.fsal and i == self.tableau.stages - 1:
                 y1 = y_i
             ks.append(field(t_y + c_i * h, y_i))
             n_evals += 1
         if not self.fsal:
-            y1 = torch.addcmul(y, h_b, _combination(self._b_row, ks))
-        error = torch.mul(h_b, _combination(self._e_row, ks)) if self._e_row else None
+            y1 = torch.addcmul(y, h_b, combine(self._b_row, ks))
+        error = torch.mul(h_b, combine(self._e_row, ks)) if self._e_row else None
         stages = torch.stack(ks, -1)
         return StepResult(y=y1, error=error, f_end=ks[-1] if self.fsal else None, interp=stages,
                           n_f_evals=n_evals)

@@ -1,8 +1,8 @@
 """Linear parts ``L`` of semilinear fields ``y' = L y + N(t, y)`` and the operations integrators need.
 
-Exponential integrators need the *φ-action* ``e^{τL} v_0 + Σ_{k=1}^p τ^k φ_k(τL) w_k`` (every ETD stage is
-one of these, Al-Mohy & Higham 2011, Theorem 2.1); IMEX methods need the shifted solve ``(I - c L)^{-1} r``.
-Each representation below does both in the way that suits it:
+Exponential integrators need one *φ-action* per stage, ``e^{τL} v_0 + Σ_{k=1}^p τ^k φ_k(τL) w_k`` with
+``w_k = τ^{1-k} Σ_j β_kj N_j`` (Al-Mohy & Higham 2011, Theorem 2.1; :meth:`LinearPart.exp_stage`); IMEX methods
+need the shifted solve ``(I - c L)^{-1} r``. Each representation below does both in the way that suits it:
 
 =================  ==================================  ==============================================
 representation     φ-action                            shifted solve
@@ -11,7 +11,7 @@ representation     φ-action                            shifted solve
                    size (``phi="expm"``), or matrix-free
                    :func:`~.expmv.phimv` (``phi="expmv"``)
 :class:`DiagonalLinear`  Kassam–Trefethen contour coefficients  element-wise division
-:class:`FourierLinear`   same, on the ``rfft`` modes (circulant  division on the ``rfft`` modes
+:class:`FourierMultiplier` same, on the ``rfft`` modes (circulant  division on the ``rfft`` modes
                    ``L``, real-space state)
 :class:`OperatorLinear`  :func:`~.expmv.phimv` (matrix-free)     not available (raises)
 =================  ==================================  ==============================================
@@ -27,12 +27,13 @@ Shapes: states ``[B, D]``; ``tau`` and ``c`` are ``[B]`` tensors (one value per 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from .combination import combine, nonzero
 from .expmv import Diagonal, LinearOperator, phimv
 from .phi import phi_functions, phi_matrices
 
@@ -45,7 +46,7 @@ def _group(values: torch.Tensor) -> tuple[list[float], torch.Tensor]:
     return [float(v) for v in uniq.tolist()], inverse
 
 
-def _per_sample(cache: Cache, tag: str, tau: torch.Tensor, build: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _per_sample(cache: Cache, tag: Hashable, tau: torch.Tensor, build: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Coefficients for each distinct ``tau``: ``(stacked [U, ...], inverse [B] or None when U == 1)``.
 
     ``build(taus [U']) -> [U', ...]`` computes the ones not yet in ``cache`` (batched).
@@ -60,15 +61,12 @@ def _per_sample(cache: Cache, tag: str, tau: torch.Tensor, build: Any) -> tuple[
     return stacked, (None if len(keys) == 1 else inverse)
 
 
-def _combination(weights: np.ndarray, terms: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``Σ_j weights_j terms_j`` over the non-zero weights."""
-    out: torch.Tensor | None = None
-    for c, term in zip(weights, terms, strict=False):
-        if c != 0.0:
-            out = float(c) * term if out is None else out + float(c) * term
-    if out is None:
-        return torch.zeros_like(terms[0])
-    return out
+def _stage_weights(beta: np.ndarray, evals: Sequence[torch.Tensor], tau: torch.Tensor) -> list[torch.Tensor]:
+    """``w_k = τ^{1-k} Σ_j β_kj evals_j`` for ``k = 1..p`` (the φ-action inputs of one stage)."""
+    tau_col = tau.unsqueeze(1)
+    sums = [combine(nonzero(row), evals) for row in beta]
+    return [(w if w is not None else torch.zeros_like(evals[0])) / (tau_col ** k if k else 1.0)
+            for k, w in enumerate(sums)]
 
 
 def _fold(coefs: torch.Tensor, beta: np.ndarray, taus: torch.Tensor) -> torch.Tensor:
@@ -91,7 +89,7 @@ class LinearPart(ABC):
     """A linear operator ``L`` on flat states ``[B, D]`` with the operations of ETD/IMEX integrators.
 
     Integrators may work in *coordinates* of ``L``: :meth:`to_basis` / :meth:`from_basis` (the identity unless
-    ``L`` has a fast eigenbasis, e.g. Fourier modes), in which :meth:`phi_combine` acts. Exponential steppers
+    ``L`` has a fast eigenbasis, e.g. Fourier modes), in which :meth:`exp_stage` acts. Exponential steppers
     keep their stage values and nonlinear evaluations in these coordinates, so a spectral ``L`` costs one
     transform per stage instead of one per φ-term.
     """
@@ -105,7 +103,7 @@ class LinearPart(ABC):
         """``L y`` for ``y [B, D]``."""
 
     def to_basis(self, y: torch.Tensor) -> torch.Tensor:
-        """Coordinates of ``y [B, D]`` in which :meth:`phi_combine` acts (identity by default)."""
+        """Coordinates of ``y [B, D]`` in which :meth:`exp_stage` acts (identity by default)."""
         return y
 
     def from_basis(self, c: torch.Tensor) -> torch.Tensor:
@@ -113,30 +111,14 @@ class LinearPart(ABC):
         return c
 
     @abstractmethod
-    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                    cache: Cache) -> torch.Tensor:
-        """``e^{τL} v0 + Σ_{k=1}^{p} τ^k φ_k(τL) w_k`` per sample (``p = len(ws)``), all in coordinates."""
-
     def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
                   cache: Cache) -> torch.Tensor:
-        """One exponential Runge–Kutta stage in coordinates: :meth:`phi_combine` with
-        ``w_k = τ^{1-k} Σ_j β_kj evals_j`` (``beta [p, J]``, see :mod:`.exponential`).
+        """One exponential Runge–Kutta stage in coordinates: ``e^{τL} v0 + Σ_{k=1}^{p} τ^k φ_k(τL) w_k`` with
+        ``w_k = τ^{1-k} Σ_j β_kj evals_j`` (``beta [p, J]``, see :mod:`.exponential`), per sample.
 
-        Representations that precompute φ-coefficients override this to fold ``β`` into them once per step
-        size (Kassam & Trefethen's ``E, E_2, Q, f_1, f_2, f_3``), so a stage costs ``1 + J`` products.
+        Representations with precomputed φ-coefficients fold ``β`` into them once per step size (Kassam &
+        Trefethen's ``E, E_2, Q, f_1, f_2, f_3``), so a stage costs ``1 + J`` products.
         """
-        tau_col = tau.unsqueeze(1)
-        ws = []
-        for k, row in enumerate(beta):
-            w = _combination(row, evals)
-            ws.append(w / tau_col ** k if k else w)
-        return self.phi_combine(tau, v0, ws, cache)
-
-    def phi_action(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                   cache: Cache) -> torch.Tensor:
-        """:meth:`phi_combine` on states ``[B, D]`` (transforms in and out of the coordinates)."""
-        coords = self.phi_combine(tau, self.to_basis(v0), [self.to_basis(w) for w in ws], cache)
-        return self.from_basis(coords)
 
     def shifted_solve(self, c: torch.Tensor, rhs: torch.Tensor, cache: Cache) -> torch.Tensor:
         """``(I - c L)^{-1} rhs`` per sample (``c [B]``), for IMEX methods."""
@@ -167,22 +149,10 @@ class DenseLinear(LinearPart):
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         return y @ self.matrix.mT
 
-    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                    cache: Cache) -> torch.Tensor:
-        if self.phi == "expmv":
-            return phimv(self.matrix.to(v0.dtype), v0, list(ws), tau.to(v0.dtype))
-        p = len(ws)
-        mats, inverse = _per_sample(cache, f"expm{p}", tau,
-                                    lambda taus: phi_matrices(self.matrix.to(v0.dtype), taus, p))
-        vs = torch.stack([v0, *ws], dim=1)  # [B, p+1, D]
-        if inverse is None:
-            return torch.einsum("kij,bkj->bi", mats[0], vs)
-        return torch.einsum("bkij,bkj->bi", mats[inverse], vs)
-
     def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
                   cache: Cache) -> torch.Tensor:
         if self.phi == "expmv":
-            return super().exp_stage(tau, v0, evals, beta, cache)
+            return phimv(self.matrix.to(v0.dtype), v0, _stage_weights(beta, evals, tau), tau.to(v0.dtype))
         p = beta.shape[0]
         lin = self.matrix.to(v0.dtype)
         mats, inverse = _per_sample(cache, ("stage", beta.tobytes(), beta.shape), tau,
@@ -236,13 +206,6 @@ class _SpectralLinear(LinearPart):
         phis = phi_functions(t[:, None] * lam, p)  # [U, n, p+1]
         powers = t[:, None] ** torch.arange(p + 1, dtype=t.dtype, device=t.device)
         return (phis * powers[:, None, :]).transpose(1, 2)
-
-    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                    cache: Cache) -> torch.Tensor:
-        p = len(ws)
-        coef, inverse = _per_sample(cache, ("phi", p), tau, lambda taus: self._coefficients(taus, p, v0))
-        coef = coef if inverse is None else coef[inverse]  # [1 or B, p+1, n]
-        return _combination(np.ones(p + 1), [coef[:, k] * x for k, x in enumerate([v0, *ws])])
 
     def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
                   cache: Cache) -> torch.Tensor:
@@ -319,9 +282,9 @@ class OperatorLinear(LinearPart):
     def matvec(self, y: torch.Tensor) -> torch.Tensor:
         return self.op.matvec(y)
 
-    def phi_combine(self, tau: torch.Tensor, v0: torch.Tensor, ws: Sequence[torch.Tensor],
-                    cache: Cache) -> torch.Tensor:
-        return phimv(self.op, v0, list(ws), tau.to(v0.dtype))
+    def exp_stage(self, tau: torch.Tensor, v0: torch.Tensor, evals: Sequence[torch.Tensor], beta: np.ndarray,
+                  cache: Cache) -> torch.Tensor:
+        return phimv(self.op, v0, _stage_weights(beta, evals, tau), tau.to(v0.dtype))
 
     def negated(self) -> OperatorLinear:
         op = self.op

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from ..errors import ValidationError
+from .combination import combine, nonzero
 from .registry import register_tableaux
 from .stepper import Stepper, StepResult
 
@@ -382,15 +383,6 @@ def _as_field(field: Any) -> Any:
     return VectorField(field)
 
 
-def _combination(coefs: list[tuple[int, float]], stages: list[torch.Tensor],
-                 base: torch.Tensor | None = None) -> torch.Tensor | None:
-    """``base + Σ_j c_j u_j`` over the non-zero ``(j, c_j)``, one fused ``add`` per term."""
-    out = base
-    for j, cj in coefs:
-        out = stages[j] * cj if out is None else torch.add(out, stages[j], alpha=cj)
-    return out
-
-
 class RosenbrockStepper(Stepper):
     """One step of any :class:`RosenbrockTableau`, batched over samples with per-sample ``dt``.
 
@@ -411,9 +403,6 @@ class RosenbrockStepper(Stepper):
         self.fsal = tableau.fsal
         tab = tableau
         s = tab.stages
-
-        def nonzero(row: np.ndarray) -> list[tuple[int, float]]:
-            return [(j, float(v)) for j, v in enumerate(row) if v != 0.0]
 
         self._a_rows = [nonzero(tab.a[i, :i]) for i in range(s)]
         self._c_rows = [nonzero(tab.c_mat[i, :i]) for i in range(s)]
@@ -459,18 +448,18 @@ class RosenbrockStepper(Stepper):
                     n_evals += 1
                 f_i = f0
             else:
-                y_i = _combination(self._a_rows[i], stages, y)
+                y_i = combine(self._a_rows[i], stages, y)
                 f_i = field(t_y + self._times[i] * dt_y if self._times[i] != 0.0 else t_y, y_i)
                 n_evals += 1
             rhs = f_i
-            coupling = _combination(self._c_rows[i], stages)
+            coupling = combine(self._c_rows[i], stages)
             if coupling is not None:
                 rhs = torch.addcmul(rhs, coupling, inv_h)
             if f_t is not None and self._d[i] != 0.0:
                 rhs = torch.addcmul(rhs, f_t, h, value=self._d[i])
             stages.append(torch.linalg.lu_solve(lu, pivots, rhs.unsqueeze(-1)).squeeze(-1))
-        y1 = _combination(self._y1_from_last, stages, y_i)
-        error = _combination(self._err, stages)
+        y1 = combine(self._y1_from_last, stages, y_i)
+        error = combine(self._err, stages)
         interp = None if tab.dense is None else torch.stack(stages, dim=1)
         return StepResult(y=y1, error=error, f_end=f_i if self.fsal else None, interp=interp,
                           n_f_evals=n_evals)
