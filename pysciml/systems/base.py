@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import InputTypeError, ValidationError
+from ._common import Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,9 +36,10 @@ class System(ABC):
     """An ODE system ``y' = f(t, y)`` of the catalogue.
 
     Subclasses set the class attributes ``name`` and ``Params`` (a :class:`SystemParams` dataclass)
-    and implement :meth:`rhs`, :meth:`rhs_torch`, :meth:`jacobian` and :meth:`initial_conditions`.
-    Semilinear systems ``y' = L y + N(t, y)`` also implement :meth:`linear_operator` and
-    :meth:`nonlinear` (and set ``semilinear = True``).
+    and implement :meth:`_field` (the right-hand side, once for numpy and torch: :meth:`rhs` and
+    :meth:`rhs_torch` call it), :meth:`jacobian` and :meth:`initial_conditions`. Semilinear systems
+    ``y' = L y + N(t, y)`` also implement :meth:`linear_operator` and :meth:`_nonlinear` (and set
+    ``semilinear = True``).
     """
 
     name: ClassVar[str]
@@ -66,12 +68,18 @@ class System(ABC):
         """State dimension."""
 
     @abstractmethod
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Right-hand side ``f(t, y)``; ``y [batch, dim]`` float64 → ``[batch, dim]``."""
+    def _field(self, y: Array) -> Any:
+        """The vector field written once for numpy and torch (``_common.namespace``): ``y [batch, dim]`` of
+        either kind → the same kind. Every catalogue system is autonomous; a time-dependent one overrides
+        :meth:`rhs` and :meth:`rhs_torch`."""
 
-    @abstractmethod
+    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Right-hand side ``f(t, y)``; ``y [batch, dim]`` float64 → ``[batch, dim]`` (``t`` is ignored)."""
+        return self._field(np.asarray(y, dtype=np.float64))
+
     def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Same math as :meth:`rhs` in torch (differentiable); ``y [batch, dim]`` → ``[batch, dim]``."""
+        return self._field(y)
 
     @abstractmethod
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -89,13 +97,17 @@ class System(ABC):
         """Linear part ``L [dim, dim]`` of a semilinear system ``y' = L y + N(t, y)``."""
         raise NotImplementedError(f"system {self.name!r} has no semilinear split")
 
+    def _nonlinear(self, y: Array) -> Any:
+        """``N(y)`` of a semilinear system, written once for numpy and torch (like :meth:`_field`)."""
+        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+
     def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """Nonlinear part ``N(t, y)`` of a semilinear system; ``y [batch, dim]`` → ``[batch, dim]``."""
-        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+        return self._nonlinear(np.asarray(y, dtype=np.float64))
 
     def nonlinear_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Torch version of :meth:`nonlinear` (differentiable)."""
-        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+        return self._nonlinear(y)
 
     def split_field(self, dtype: torch.dtype = torch.float64) -> Any:
         """The semilinear split as a torch :class:`~pysciml.integrators.SplitField` (for ETD/IMEX methods).

@@ -142,26 +142,12 @@ class KuramotoSivashinsky(System):
                           nonlinear_in_basis=nonlinear_hat)
 
     def _nonlinear(self, u: Array) -> Any:
+        """``-½ ∂x(u²)`` (dealiased if ``dealias``) ``[batch, N]``."""
         return self._spectral(self._nl_symbol, u * u)
 
     def _field(self, u: Array) -> Any:
+        """``-u u_x - u_xx - u_xxxx`` on the grid, ``[batch, N]`` (``torch.fft`` for tensors)."""
         return self._spectral(self.fourier_symbol(), u) + self._nonlinear(u)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``-u u_x - u_xx - u_xxxx`` on the grid, ``y [batch, N]`` → ``[batch, N]`` (autonomous)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (``torch.fft``, differentiable)."""
-        return self._field(y)
-
-    def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``-½ ∂x(u²)`` (dealiased if ``dealias``) ``[batch, N]``."""
-        return self._nonlinear(np.asarray(y, dtype=np.float64))
-
-    def nonlinear_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`nonlinear`."""
-        return self._nonlinear(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``L + (-½ D P)·2 diag(u) = L - D P diag(u)`` ``[batch, N, N]`` (dense)."""

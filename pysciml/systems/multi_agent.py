@@ -28,7 +28,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, check_choice, check_int, check_positive, const, namespace, wrap_angle
 from ._fourier_input import FourierInput
@@ -108,6 +107,7 @@ class MultiAgent(System):
         return xp.stack([s_nu, s_om], axis=-1), (eta, dx, dy, dist, dphi_ij, off, gain)
 
     def _field(self, y: Array) -> Any:
+        """``f(y)`` for ``y [batch, dim]`` (autonomous: the shared signal ``w`` lives in the state)."""
         xp = namespace(y)
         s, (eta, *_) = self._controls(y)
         v = xp.tanh(s)
@@ -115,14 +115,6 @@ class MultiAgent(System):
         agents = xp.stack([xp.cos(phi) * v[..., 0], xp.sin(phi) * v[..., 0], v[..., 1]], axis=-1)
         agents = agents.reshape(y.shape[:-1] + (3 * self.params.n_agents,))
         return xp.concatenate([agents, self.exo.derivative(xp, y[..., 3 * self.params.n_agents:])], axis=-1)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``f(t, y)`` for ``y [batch, dim]`` (autonomous: ``w`` lives in the state)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """Analytic ``[batch, dim, dim]`` (chain rule through tanh, the pairwise terms and the exosystem)."""

@@ -14,7 +14,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, check_interval, check_positive, namespace
 from .base import System, SystemParams
@@ -55,17 +54,10 @@ class RigidBody(System):
         return 1.0 / i3 - 1.0 / i2, 1.0 / i1 - 1.0 / i3, 1.0 / i2 - 1.0 / i1
 
     def _field(self, y: Array) -> Any:
+        """Euler equations ``[batch, 3]``."""
         a1, a2, a3 = self._coeffs()
         y1, y2, y3 = y[..., 0], y[..., 1], y[..., 2]
         return namespace(y).stack([a1 * y2 * y3, a2 * y3 * y1, a3 * y1 * y2], axis=-1)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``f(t, y)`` for ``y [batch, 3]`` (autonomous: ``t`` is ignored)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``[batch, 3, 3]``."""

@@ -14,7 +14,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, namespace
 from .base import System, SystemParams
@@ -58,18 +57,11 @@ class Robertson(System):
         return ["y1", "y2" if s == 1.0 else f"{s:g}*y2", "y3"]
 
     def _field(self, y: Array) -> Any:
+        """Robertson kinetics ``[batch, 3]`` (with the ``y2_scale`` change of variable)."""
         p = self.params
         y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale, y[..., 2]
         r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
         return namespace(y).stack([-r1 + r3, (r1 - r3 - r2) * p.y2_scale, r2], axis=-1)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``f(t, y)`` for ``y [batch, 3]`` (autonomous: ``t`` is ignored)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         p = self.params

@@ -22,7 +22,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, check_choice, check_finite, check_positive, const, namespace
 from .base import System, SystemParams
@@ -72,27 +71,13 @@ class TransientGrowth(System):
         return float(np.linalg.eigvalsh(0.5 * (a + a.T))[-1])
 
     def _nonlinear(self, y: Array) -> Any:
+        """``ε y∘y`` ``[batch, 2]``."""
         return self.params.epsilon * y * y
 
     def _field(self, y: Array) -> Any:
+        """``A y + ε y∘y`` ``[batch, 2]``."""
         a = const(namespace(y), self.linear_operator(), y)
         return y @ a.T + self._nonlinear(y)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``A y + ε y∘y`` for ``y [batch, 2]`` (autonomous)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
-
-    def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``ε y∘y`` ``[batch, 2]``."""
-        return self._nonlinear(np.asarray(y, dtype=np.float64))
-
-    def nonlinear_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`nonlinear`."""
-        return self._nonlinear(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``A + 2ε diag(y)`` ``[batch, 2, 2]``."""

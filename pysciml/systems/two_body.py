@@ -16,7 +16,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, check_interval, namespace
 from .base import System, SystemParams
@@ -51,18 +50,11 @@ class TwoBody(System):
         return ["x", "y", "vx", "vy"]
 
     def _field(self, y: Array) -> Any:
+        """Kepler problem ``[batch, 4]``."""
         xp = namespace(y)
         q, v = y[..., :2], y[..., 2:]
         r2 = (q * q).sum(-1, keepdims=True)
         return xp.concatenate([v, -q / (r2 * xp.sqrt(r2))], axis=-1)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``f(t, y)`` for ``y [batch, 4]`` (autonomous: ``t`` is ignored)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``[batch, 4, 4]``: ``∂(-q/r³)/∂q = -I/r³ + 3 q qᵀ/r⁵``."""

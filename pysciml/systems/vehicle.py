@@ -27,7 +27,6 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-import torch
 
 from ._common import Array, check_int, check_positive, namespace
 from ._fourier_input import FourierInput
@@ -79,6 +78,7 @@ class Vehicle(System):
         return self.exo.values(np.asarray(y, dtype=np.float64)[..., 6:])
 
     def _field(self, y: Array) -> Any:
+        """``f(y)`` for ``y [batch, dim]`` (autonomous: the input generator lives in the state)."""
         xp, p = namespace(y), self.params
         phi, vx, vy, om = y[..., 2], y[..., 3], y[..., 4], y[..., 5]
         u = self.exo.values(y[..., 6:])
@@ -88,14 +88,6 @@ class Vehicle(System):
                          -p.damping * vy / p.mass - om * vx,
                          (u[..., 1] - p.damping * om) / p.inertia], axis=-1)
         return xp.concatenate([body, self.exo.derivative(xp, y[..., 6:])], axis=-1)
-
-    def rhs(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``f(t, y)`` for ``y [batch, dim]`` (autonomous: the input lives in the state)."""
-        return self._field(np.asarray(y, dtype=np.float64))
-
-    def rhs_torch(self, t: float | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Torch version of :meth:`rhs` (differentiable)."""
-        return self._field(y)
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``[batch, dim, dim]``."""
