@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 
 import pysciml
+from pysciml.io import atomic_path
 from pysciml.systems.robertson import Robertson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -129,11 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         speedup_expmv = results["expmv"]["speedup"]
     results.update({"speedup_ks": speedup_ks, "speedup_expmv": speedup_expmv, "quick": args.quick})
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out, suffix=".tmp", delete=False) as fh:
-        json.dump(results, fh, indent=2)
-    os.replace(fh.name, out / "ground_truth.json")
+    with atomic_path(Path(args.out) / "ground_truth.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
 
     def fmt(x: float | None) -> str:
         return "skipped" if x is None else f"{x:.1f}"

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import pysciml  # noqa: E402
+from pysciml.io import atomic_path, save_figure  # noqa: E402
 from pysciml.models import BilinearLowRank, HurwitzLinear, LipschitzMLP, StructurePreservingNODE  # noqa: E402
 from pysciml.stability import transient_growth  # noqa: E402
 
@@ -120,12 +119,10 @@ def run(out: Path, iterations: int = 400, n_train: int = 1000, n_test: int = 200
         axes[row, 0].legend(fontsize=8)
         axes[row, 2].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "transient_growth.png", dpi=120)
+    save_figure(fig, out / "transient_growth.png", dpi=120)
     plt.close(fig)
-    fd, tmp = tempfile.mkstemp(dir=out, suffix=".json")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(results, fh, indent=2)
-    os.replace(tmp, out / "errors.json")
+    with atomic_path(out / "errors.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2))
     return results
 
 

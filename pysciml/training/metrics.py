@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..io import atomic_path, save_figure
+
 __all__ = ["write_jsonl", "plot_loss_curve"]
-
-
-def _atomic_path(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
 
 
 def write_jsonl(path: str | os.PathLike[str], records: Sequence[dict[str, Any]]) -> Path:
     """Write ``records`` (one JSON object per line) to ``path`` atomically (temp + ``os.replace``)."""
     path = Path(path)
-    fd, tmp = _atomic_path(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(rec, sort_keys=True) + "\n" for rec in records), encoding="utf-8")
     return path
 
 
@@ -53,13 +41,7 @@ def plot_loss_curve(records: Sequence[dict[str, Any]], path: str | os.PathLike[s
     ax.set_yscale("log")
     ax.legend()
     fig.tight_layout()
-    fd, tmp = _atomic_path(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
