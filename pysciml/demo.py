@@ -23,7 +23,8 @@ from .plotting import plot_trajectories
 from .systems import get as get_system
 
 
-def _train_node(data: Any, out_dir: Path, epochs: int, seed: int, progress: bool) -> dict[str, Any]:
+def _train_node(data: Any, state_names: list[str], out_dir: Path, epochs: int, seed: int,
+                progress: bool) -> dict[str, Any]:
     """Train the structure-preserving NODE on ``data`` and plot predictions for the validation trajectories."""
     from .models import Autoencoder, HurwitzLinear, LipschitzMLP, StructurePreservingNODE
     from .training import RolloutTrainer
@@ -50,7 +51,7 @@ def _train_node(data: Any, out_dir: Path, epochs: int, seed: int, progress: bool
         pred = model(ys[:, 0], ts[0])
         eig = torch.linalg.eigvals(model.linear.matrix()).real
     rel = float(torch.linalg.norm(pred[:, 1:] - ys[:, 1:]) / torch.linalg.norm(ys[:, 1:]))
-    names = [f"{n} (truth —, NODE --)" for n in get_system("robertson", y2_scale=1e4).state_names()]
+    names = [f"{n} (truth —, NODE --)" for n in state_names]
     plot = plot_trajectories(data.t[1:], ys[:, 1:].numpy(), out_dir / "robertson_node.png", names=names, logt=True,
                              title="Structure-preserving NODE + ETD1 on held-out Robertson trajectories",
                              y_pred=pred[:, 1:].numpy())
@@ -88,7 +89,7 @@ def run_demo(out: str | Path = "out/demo", n: int = 32, method: str = "Radau", s
         print(f"  {key:>22}: {value}")
     if epochs > 0:
         print("pysciml demo: training a structure-preserving NODE (autoencoder + Hurwitz A + Lipschitz N, ETD1)")
-        trained = _train_node(data, out_dir, epochs, seed, progress)
+        trained = _train_node(data, system.state_names(), out_dir, epochs, seed, progress)
         for key, value in trained.items():
             print(f"  {key:>22}: {value}")
         summary.update(trained)
