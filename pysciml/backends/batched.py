@@ -19,7 +19,7 @@ def solution_from_ode(sol: Any, system: System, t_eval: np.ndarray, request: Any
     stopped. Statistics: ``nfev`` from the solver, ``njev`` = attempted steps (Rosenbrock methods build one
     Jacobian per step), ``steps`` = accepted steps. ``note`` is appended to every message.
     """
-    ys = sol.ys.detach().cpu().numpy().astype(np.float64, copy=True)
+    ys = np.asarray(sol.ys.detach().cpu().numpy(), dtype=np.float64)  # the ODESolution is ours: no copy
     status = sol.status.detach().cpu().numpy().astype(np.int8)
     stats = {k: v.detach().cpu().numpy().astype(np.int64) for k, v in sol.stats.items()}
     messages = []

@@ -147,7 +147,8 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
             dt_next = (h.detach() * ctrl.factor(ratio, _take(prev_ratio, rows), accept).to(h.dtype))
         else:
             ratio = None
-            accept = torch.isfinite(y1.detach()).reshape(y1.shape[0], -1).all(dim=1)
+            # a non-finite entry makes its row sum non-finite: one reduction instead of a mask of the state
+            accept = torch.isfinite(y1.detach().reshape(y1.shape[0], -1).sum(dim=1))
             dt_next = dta
         t_new = torch.where(hit, target, ta + h)
 

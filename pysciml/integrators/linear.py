@@ -40,9 +40,14 @@ from .phi import phi_functions, phi_matrices
 Cache = dict[Any, Any]
 
 
-def _group(values: torch.Tensor) -> tuple[list[float], torch.Tensor]:
-    """Distinct values of ``values [B]`` (as floats, detached) and the index of each sample's value."""
-    uniq, inverse = torch.unique(values.detach(), return_inverse=True)
+def _group(values: torch.Tensor) -> tuple[list[float], torch.Tensor | None]:
+    """Distinct values of ``values [B]`` (as floats, detached) and the index of each sample's value
+    (``None`` when all samples share one value: the common case, checked without sorting)."""
+    values = values.detach()
+    first = values[:1]
+    if bool((values == first).all()):
+        return [float(first)], None
+    uniq, inverse = torch.unique(values, return_inverse=True)
     return [float(v) for v in uniq.tolist()], inverse
 
 
@@ -57,8 +62,14 @@ def _per_sample(cache: Cache, tag: Hashable, tau: torch.Tensor, build: Any) -> t
         built = build(torch.tensor(missing, dtype=torch.float64, device=tau.device))
         for k, value in zip(missing, built, strict=True):
             cache[(tag, k)] = value
-    stacked = torch.stack([cache[(tag, k)] for k in keys])
-    return stacked, (None if len(keys) == 1 else inverse)
+    if inverse is None:
+        return cache[(tag, keys[0])].unsqueeze(0), None
+    return torch.stack([cache[(tag, k)] for k in keys]), inverse
+
+
+def _used_columns(beta: np.ndarray) -> list[int]:
+    """Indices ``j`` of the evaluations that a stage's ``beta [p, J]`` uses (a non-zero column)."""
+    return np.flatnonzero(np.any(beta != 0.0, axis=0)).tolist()
 
 
 def _stage_weights(beta: np.ndarray, evals: Sequence[torch.Tensor], tau: torch.Tensor) -> list[torch.Tensor]:
@@ -216,9 +227,8 @@ class _SpectralLinear(LinearPart):
         coef, inverse = _per_sample(cache, ("stage", beta.tobytes(), beta.shape), tau, build)
         coef = coef if inverse is None else coef[inverse]  # [1 or B, 1+J, n]
         out = coef[:, 0] * v0
-        for j, value in enumerate(evals[: beta.shape[1]]):
-            if np.any(beta[:, j] != 0.0):
-                out.addcmul_(value, coef[:, j + 1])  # in place on a fresh tensor: one pass, no temporaries
+        for j in _used_columns(beta):
+            out.addcmul_(evals[j], coef[:, j + 1])  # in place on a fresh tensor: one pass, no temporaries
         return out
 
     def shifted_solve(self, c: torch.Tensor, rhs: torch.Tensor, cache: Cache) -> torch.Tensor:
