@@ -4,7 +4,9 @@
     log-spaced outputs on [1e-5, 1e5], rtol 1e-6 / atol 1e-10: batched ``Rodas5P`` (``pysciml.solve``)
     vs a loop of SciPy ``LSODA`` and a loop of SciPy ``Radau`` (analytic Jacobians), all in this process.
     Accuracy: max relative error ``|y - y_ref| / (|y_ref| + atol)`` over outputs and components against
-    a tight SciPy Radau reference (rtol 1e-12) on a subset of the initial conditions.
+    a tight SciPy Radau reference (rtol 1e-12) on a subset of the initial conditions. A floor is printed too: the
+    bare batched Rodas5P step (stepper only) times the number of batched iterations, i.e. the cost of this design
+    before any engine bookkeeping.
 (b) KS ETDRK4 vs SciPy Radau at matched error (``benchmarks/_ks_bench.py``) and (c) batched expmv vs a SciPy
     ``expm_multiply`` loop (``benchmarks/_expmv_bench.py``).
 
@@ -42,6 +44,28 @@ def _max_rel_err(y: np.ndarray, ref: np.ndarray, atol: float = ATOL) -> float:
     """``max |y - ref| / (|ref| + atol)`` over all entries (NaN counts as infinite error)."""
     err = np.abs(y - ref) / (np.abs(ref) + atol)
     return float(np.max(np.where(np.isfinite(err), err, np.inf)))
+
+
+def _stepper_floor_seconds(system: Robertson, y0: np.ndarray, steps: int, repeats: int = 30) -> float:
+    """``steps`` times the median cost of one bare batched Rodas5P step (the stepper alone: Jacobian, LU, 8 stages)
+    on all of ``y0`` — what the batched solve costs before any engine bookkeeping (step control, outputs)."""
+    from pysciml.backends.rosenbrock_methods import _numpy_jacobian
+    from pysciml.integrators.fields import VectorField
+    from pysciml.integrators.registry import make_stepper
+
+    stepper = make_stepper("rodas5p")
+    y = torch.as_tensor(y0, dtype=torch.float64)
+    field = VectorField(system.rhs_torch, _numpy_jacobian(system), autonomous=True)
+    t = torch.zeros(y.shape[0], dtype=torch.float64)
+    dt = torch.full_like(t, 1e-3)
+    times = []
+    with torch.no_grad():
+        f0 = field(t, y)
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            stepper.step(field, t, y, dt, f0)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times[1:])) * steps
 
 
 def bench_robertson(quick: bool, n: int, seed: int, scipy_subset: int, ref_subset: int) -> dict[str, Any]:
@@ -100,6 +124,11 @@ def bench_robertson(quick: bool, n: int, seed: int, scipy_subset: int, ref_subse
           f"LSODA {errs['LSODA']:.2e}, Radau {errs['Radau']:.2e}; Rodas5P mass drift {mass:.1e}")
     print(f"    speedup vs LSODA {results['speedup_vs_lsoda']:.1f}x, "
           f"vs Radau {results['speedup_vs_radau']:.1f}x{scale}", flush=True)
+    iterations = int(np.max(rodas.njev))  # attempted steps of the slowest trajectory = batched engine iterations
+    floor = _stepper_floor_seconds(system, y0, iterations)
+    results["rodas5p_stepper_floor_s"] = floor
+    print(f"    floor: {iterations} bare batched Rodas5P steps (stepper only, no step control or outputs) take "
+          f"{floor:.3f} s, which caps this design at {per_traj['Radau'] * n / floor:.0f}x vs Radau", flush=True)
     return results
 
 
