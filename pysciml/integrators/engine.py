@@ -122,17 +122,18 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         calls += 1
     prev_ratio = torch.ones(batch, dtype=y0.dtype, device=dev)
 
-    while True:
-        n_active = int(active.sum())
-        if n_active == 0:
-            break
+    # Comparisons below need no .detach(): their boolean results carry no gradient anyway.
+    n_active, iteration = batch, 0
+    while n_active:
+        iteration += 1
         rows = None if n_active == batch else active.nonzero().squeeze(1)
         idx = all_rows if rows is None else rows
         ta, ya, dta, f0a = _take(t_cur, rows), _take(y, rows), _take(dt, rows), _take(f0, rows)
         ts_a, na = _take(ts, rows), _take(next_idx, rows)
         target = _take(t_end, rows) if adaptive else ts_a.gather(1, na.unsqueeze(1)).squeeze(1)
-        hit = (target - ta).detach() <= dta * (1 + _HIT_RTOL)
-        h = torch.where(hit, target - ta, dta)
+        remaining = target - ta
+        hit = remaining <= dta * (1 + _HIT_RTOL)
+        h = torch.where(hit, remaining, dta)
 
         if config.checkpoint and torch.is_grad_enabled():
             res = torch.utils.checkpoint.checkpoint(stepper.step, field, ta, ya, h, f0a, use_reentrant=False)
@@ -141,10 +142,10 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         calls += res.n_f_evals
         y1 = res.y
         if adaptive:
-            ratio = error_ratio(res.error.detach(), ya.detach(), y1.detach(), _take(rtol, rows),
-                                _take(atol, rows), config.norm)
-            accept = ratio <= 1.0
-            dt_next = (h.detach() * ctrl.factor(ratio, _take(prev_ratio, rows), accept).to(h.dtype))
+            with torch.no_grad():
+                ratio = error_ratio(res.error, ya, y1, _take(rtol, rows), _take(atol, rows), config.norm)
+                accept = ratio <= 1.0
+                dt_next = h * ctrl.factor(ratio, _take(prev_ratio, rows), accept).to(h.dtype)
         else:
             ratio = None
             # a non-finite entry makes its row sum non-finite: one reduction instead of a mask of the state
@@ -153,15 +154,14 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         t_new = torch.where(hit, target, ta + h)
 
         # dense output at the requested times passed by the accepted steps
-        count = torch.searchsorted(ts_a.detach(), t_new.detach().unsqueeze(1), right=True).squeeze(1) - na
-        count = torch.where(accept, count, torch.zeros_like(count))
+        count = torch.searchsorted(ts_a, t_new.unsqueeze(1), right=True).squeeze(1).sub_(na).mul_(accept)
         total = int(count.sum())
         if total:
             sub = torch.repeat_interleave(torch.arange(count.shape[0], device=dev), count, output_size=total)
             first = torch.cumsum(count, 0) - count
             k = na[sub] + (torch.arange(total, device=dev) - first[sub])
             t_k = ts_a[sub, k]
-            at_end = t_k.detach() == t_new.detach()[sub]
+            at_end = t_k == t_new[sub]
             if not adaptive or bool(at_end.all()):
                 vals = y1[sub]  # every requested time is a step end: no interpolation
             else:
@@ -179,39 +179,54 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         if f0a is not None and res.f_end is not None:
             fa_new = res.f_end if all_accepted else torch.where(acc_b, res.f_end, f0a)
         ta_new = t_new if all_accepted else torch.where(accept, t_new, ta)
-        # failures of the active samples: 2 = step size too small, 3 = non-finite
+        # failures of the active samples: the step size underflows (or drops below dt_min), or non-finite values
         if adaptive:
-            too_small = (dt_next < config.dt_min) | (ta_new + dt_next == ta_new)
-            code = torch.where(too_small, torch.where(torch.isfinite(ratio), int(Status.STEP_SIZE_TOO_SMALL),
-                                                      int(Status.NON_FINITE)), 0)
+            failed = ta_new + dt_next == ta_new
+            if config.dt_min > 0:
+                failed = failed | (dt_next < config.dt_min)
         else:
-            code = torch.where(accept, 0, int(Status.NON_FINITE))
+            failed = ~accept
+        any_failed = bool(failed.any())
         if rows is None:
-            y, f0, t_cur, dt, acc_full = ya_new, fa_new, ta_new, dt_next, accept
+            y, f0, t_cur, dt = ya_new, fa_new, ta_new, dt_next
             next_idx = next_idx + count
-            code_full = code
             if ratio is not None:
                 prev_ratio = torch.where(accept, ratio, prev_ratio)
+            n_f += res.n_f_evals
+            if all_accepted:
+                n_acc += 1
+            else:
+                n_acc += accept
+                n_rej += ~accept
         else:
             y = y.index_copy(0, rows, ya_new)
             f0 = f0.index_copy(0, rows, fa_new) if (f0 is not None and fa_new is not None) else None
             t_cur = t_cur.index_copy(0, rows, ta_new)
             dt = dt.index_copy(0, rows, dt_next)
-            acc_full = torch.zeros_like(active).index_copy(0, rows, accept)
             next_idx = next_idx.index_add(0, rows, count)
-            code_full = zeros.index_copy(0, rows, code)
             if ratio is not None:
                 prev_ratio = prev_ratio.index_copy(0, rows,
                                                    torch.where(accept, ratio, _take(prev_ratio, rows)))
-        n_f += active * res.n_f_evals
-        n_acc += acc_full
-        n_rej += active & ~acc_full
+            n_f.index_add_(0, rows, torch.full_like(rows, res.n_f_evals))
+            n_acc.index_add_(0, rows, accept.long())
+            if not all_accepted:
+                n_rej.index_add_(0, rows, (~accept).long())
         active = active & (next_idx < n_t)
-        code_full = torch.where(active, code_full, 0)
-        code_full = torch.where(active & (code_full == 0) & (n_acc + n_rej >= config.max_steps),
-                                int(Status.MAX_STEPS), code_full)
-        status = torch.where(code_full > 0, code_full, status)
-        active = active & (code_full == 0)
+        if any_failed or iteration >= config.max_steps:
+            # codes: 2 = step size too small, 3 = non-finite, 4 = max_steps (attempted steps of a sample can
+            # reach max_steps only once the loop has run that many iterations)
+            if adaptive:
+                code = torch.where(failed, torch.where(torch.isfinite(ratio), int(Status.STEP_SIZE_TOO_SMALL),
+                                                       int(Status.NON_FINITE)), 0)
+            else:
+                code = torch.where(failed, int(Status.NON_FINITE), 0)
+            code_full = code if rows is None else zeros.index_copy(0, rows, code)
+            code_full = torch.where(active, code_full, 0)
+            code_full = torch.where(active & (code_full == 0) & (n_acc + n_rej >= config.max_steps),
+                                    int(Status.MAX_STEPS), code_full)
+            status = torch.where(code_full > 0, code_full, status)
+            active = active & (code_full == 0)
+        n_active = int(active.sum())
 
     flat = y0.new_full((batch * n_t, *state), float("nan"))
     ys = flat.index_put((torch.cat(out_rows),), torch.cat(out_vals)).reshape(batch, n_t, *state)

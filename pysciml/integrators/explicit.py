@@ -123,11 +123,14 @@ class ExplicitRK(Stepper):
             y_i = torch.addcmul(y, h_b, combine(row, ks))
             if self.fsal and i == self.tableau.stages - 1:
                 y1 = y_i
-            ks.append(field(t_y + c_i * h, y_i))
+            ks.append(field(torch.add(t_y, h, alpha=c_i), y_i))
             n_evals += 1
         if not self.fsal:
             y1 = torch.addcmul(y, h_b, combine(self._b_row, ks))
-        error = torch.mul(h_b, combine(self._e_row, ks)) if self._e_row else None
+        error = None
+        if self._e_row:
+            with torch.no_grad():  # the engine's step control only: no gradient flows through it
+                error = torch.mul(h_b, combine(self._e_row, ks))
         stages = torch.stack(ks, -1)
         return StepResult(y=y1, error=error, f_end=ks[-1] if self.fsal else None, interp=stages,
                           n_f_evals=n_evals)
