@@ -20,8 +20,13 @@ import torch
 
 
 def rms_norm(x: torch.Tensor) -> torch.Tensor:
-    """Per-sample root-mean-square over the state dims: ``[B, *S] -> [B]``."""
-    return x.reshape(x.shape[0], -1).pow(2).mean(dim=1).sqrt()
+    """Per-sample root-mean-square over the state dims: ``[B, *S] -> [B]``.
+
+    Computed as ``‖x‖₂ / √n`` with one ``vector_norm`` (several times cheaper than square, mean and square root
+    for short state dims, where the per-row reduction dominates).
+    """
+    flat = x.reshape(x.shape[0], -1)
+    return torch.linalg.vector_norm(flat, dim=1).mul_(flat.shape[1] ** -0.5)
 
 
 def error_ratio(error: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor, rtol: Any, atol: Any,
@@ -47,11 +52,11 @@ class PIController:
         """Step multiplier ``[B]`` from the current and previous (accepted) error norms ``[B]``."""
         k = float(self.order)
         tiny = 1e-10
-        r = ratio.clamp_min(tiny)
-        fac = (self.safety * r.pow(-(self.pcoeff + self.icoeff) / k)
-               * prev_ratio.clamp_min(tiny).pow(self.pcoeff / k))
-        fac = torch.nan_to_num(fac, nan=self.min_factor, posinf=self.max_factor)
-        fac = fac.clamp(self.min_factor, self.max_factor)
+        fac = ratio.clamp_min(tiny).pow_(-(self.pcoeff + self.icoeff) / k).mul_(self.safety)
+        if self.pcoeff:
+            fac.mul_(prev_ratio.clamp_min(tiny).pow_(self.pcoeff / k))
+        fac = torch.nan_to_num_(fac, nan=self.min_factor, posinf=self.max_factor).clamp_(self.min_factor,
+                                                                                         self.max_factor)
         return torch.where(accept, fac, fac.clamp_max(1.0))
 
 

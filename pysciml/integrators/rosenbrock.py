@@ -441,6 +441,7 @@ class RosenbrockStepper(Stepper):
         h = dt_y.unsqueeze(-1)  # [B, 1]
         inv_h = 1.0 / h
         jac, f_t = field.linearization(t_y, y)
+        autonomous = field.autonomous  # then the stage times are not needed
         eye = torch.eye(dim, dtype=y.dtype, device=y.device)
         lu, pivots, _ = torch.linalg.lu_factor_ex(eye * (inv_h / tab.gamma).unsqueeze(-1) - jac)
         if dim <= _INVERSE_MAX_DIM:
@@ -464,7 +465,7 @@ class RosenbrockStepper(Stepper):
                 f_i = f0
             else:
                 y_i = combine(self._a_rows[i], stages, y)
-                f_i = field(t_y + self._times[i] * dt_y if self._times[i] != 0.0 else t_y, y_i)
+                f_i = field(t_y if autonomous or self._times[i] == 0.0 else t_y + self._times[i] * dt_y, y_i)
                 n_evals += 1
             rhs = f_i
             coupling = combine(self._c_rows[i], stages)
