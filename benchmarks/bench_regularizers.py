@@ -7,7 +7,8 @@ median over repeats for: no regulariser, Hutchinson ``L_AD`` (``JacobianAD``, V 
 code, and V = 1) and Hutchinson Frobenius (``JacobianFrobenius``, V = 1). The regularisers are evaluated on
 all B·N window points. Last line: ``overhead_hutchinson=<t_AD(V=1) / t_none>`` (one Hutchinson probe per point,
 the estimator of RNODE/FFJORD); the line before it gives the paper's V = 10, whose cost is dominated by the
-10 JVPs per point (compute-bound, about V times the regulariser's cost at V = 1).
+10 JVPs per point (compute-bound, about V times the regulariser's cost at V = 1). A floor is printed too: one
+JVP of the model and its backward at the same points, alone; no one-probe Jacobian regulariser costs less.
 
 Usage: ``python benchmarks/bench_regularizers.py [--quick]``.
 """
@@ -24,7 +25,7 @@ import torch
 import pysciml
 from pysciml import systems
 from pysciml.data import TrajectoryData
-from pysciml.regularizers import JacobianAD, JacobianFrobenius
+from pysciml.regularizers import JacobianAD, JacobianFrobenius, jvp
 from pysciml.training import RolloutTrainer
 
 
@@ -69,8 +70,9 @@ def main() -> None:
     model = MLPVectorField(system.dim, hidden=args.hidden).to(torch.float64)
     setups = {
         "none": [],
-        "hutchinson_AD": [JacobianAD(system.rhs_torch, weight=1e-3, n_samples=args.n_samples)],
-        "hutchinson_AD_V1": [JacobianAD(system.rhs_torch, weight=1e-3, n_samples=1)],
+        "hutchinson_AD": [JacobianAD(system.rhs_torch, weight=1e-3, n_samples=args.n_samples,
+                                     known_jvp=system.jvp_torch)],
+        "hutchinson_AD_V1": [JacobianAD(system.rhs_torch, weight=1e-3, n_samples=1, known_jvp=system.jvp_torch)],
         "hutchinson_frobenius": [JacobianFrobenius(weight=1e-3, estimator="hutchinson", n_samples=1)],
     }
     results = {}
@@ -81,6 +83,20 @@ def main() -> None:
         batch = (trainer.train_ts[idx], trainer.train_ys[idx])
         results[name] = time_steps(trainer, batch, repeats)
         print(f"{name:>22s}: {1e3 * results[name]:8.2f} ms/step  (x{results[name] / results['none']:.2f})")
+    # floor: one JVP of the model (torch.func forward mode) and its backward at the same B·N points, alone
+    trainer = RolloutTrainer(model, data, window=2, method="rk4", step_size=dt, kind="field", progress=False)
+    idx = torch.arange(args.batch) % trainer.train_ts.shape[0]
+    points = trainer.train_ys[idx].reshape(-1, system.dim)
+    probe = torch.randn_like(points)
+    times = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        jvp(model, points, probe, 0.0).pow(2).sum().backward()
+        if i > 0:
+            times.append(time.perf_counter() - start)
+    floor = statistics.median(times)
+    print(f"floor: one model JVP + its backward at the {points.shape[0]} points takes {1e3 * floor:.2f} ms, so a "
+          f"one-probe Jacobian regulariser costs at least x{(results['none'] + floor) / results['none']:.2f}")
     print(f"overhead_hutchinson_V{args.n_samples}={results['hutchinson_AD'] / results['none']:.3f}")
     print(f"overhead_frobenius={results['hutchinson_frobenius'] / results['none']:.3f}")
     print(f"overhead_hutchinson={results['hutchinson_AD_V1'] / results['none']:.3f}")

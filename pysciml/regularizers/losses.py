@@ -146,15 +146,23 @@ class JacobianAD(Regularizer):
     ``v ~ N(0, I)`` (or Rademacher); ``normalize=True`` uses unit directions (the estimate is then divided
     by ``d``). ``known`` is ``F(t, y)`` in the same convention as the model field.
 
+    ``known_jvp(t, y, v) -> J_F(y) v`` (``y, v [P, d]``), when given, replaces forward-mode autodiff of ``F``
+    (e.g. ``System.jvp_torch``, closed form for Kuramoto–Sivashinsky).
+
     Cost per point: ``n_samples`` JVPs of ``F_θ`` and of ``F`` (one batched forward-mode call each).
     """
 
     def __init__(self, known: Field, weight: float = 1.0, n_samples: int = 10, distribution: str = "gaussian",
-                 normalize: bool = False) -> None:
+                 normalize: bool = False,
+                 known_jvp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                 ) -> None:
         super().__init__(weight)
         if not callable(known):
             raise InputTypeError(f"known must be a callable F(t, y), got {type(known).__name__}")
+        if known_jvp is not None and not callable(known_jvp):
+            raise InputTypeError(f"known_jvp must be a callable J_F(t, y, v), got {type(known_jvp).__name__}")
         self.known = known
+        self.known_jvp = known_jvp
         self.n_samples = check_positive_int(n_samples, "n_samples")
         self.distribution = check_choice(distribution, "distribution", ("gaussian", "rademacher"))
         self.normalize = bool(normalize)
@@ -164,7 +172,10 @@ class JacobianAD(Regularizer):
         if self.normalize:
             v = v / v.norm(dim=-1, keepdim=True)
         with torch.no_grad():
-            jv_known = jvp(self.known, x.detach(), v, t)
+            if self.known_jvp is None:
+                jv_known = jvp(self.known, x.detach(), v, t)
+            else:
+                jv_known = torch.stack([self.known_jvp(t, x.detach(), vk) for vk in v])
         return (jvp(f, x, v, t) - jv_known).pow(2).sum(-1).mean(0)
 
 

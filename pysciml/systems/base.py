@@ -81,6 +81,15 @@ class System(ABC):
         """Same math as :meth:`rhs` in torch (differentiable); ``y [batch, dim]`` → ``[batch, dim]``."""
         return self._field(y)
 
+    def jvp_torch(self, t: float | torch.Tensor, y: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Jacobian-vector product ``J(y) v = ∂f/∂y · v`` per sample; ``y, v [batch, dim]`` → ``[batch, dim]``.
+
+        Forward-mode autodiff of :meth:`rhs_torch` (one evaluation with a tangent); systems with a cheap
+        closed form override it (e.g. Kuramoto–Sivashinsky). Used as the known Jacobian of ``L_AD``
+        (:class:`pysciml.regularizers.JacobianAD`, ``known_jvp=``).
+        """
+        return torch.func.jvp(lambda x: self.rhs_torch(t, x), (y,), (v,))[1]
+
     @abstractmethod
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """Analytic Jacobian ``∂f/∂y``; ``y [batch, dim]`` → ``[batch, dim, dim]``."""

@@ -70,6 +70,17 @@ def test_jacobian_ad_is_unbiased_for_difference_frobenius():
     assert torch.all((per_point - exact).abs() <= 3 * se)
 
 
+def test_jacobian_ad_with_a_closed_form_known_jvp_gives_the_same_value():
+    system = systems.get("kuramoto_sivashinsky", preset="lpsda")
+    f = Field(system.dim, 1)
+    x = torch.tensor(system.initial_conditions(4, seed=0), dtype=torch.float64)
+    values = []
+    for known_jvp in (None, system.jvp_torch):
+        torch.manual_seed(0)
+        values.append(JacobianAD(system.rhs_torch, n_samples=3, known_jvp=known_jvp)(f, x))
+    torch.testing.assert_close(values[0], values[1], rtol=1e-12, atol=0.0)
+
+
 def test_jacobian_fd_converges_to_directional_ad_quantity():
     system = systems.get("two_body")
     y0 = system.initial_conditions(1, seed=3)[0]

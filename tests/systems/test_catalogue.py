@@ -138,6 +138,17 @@ def test_jacobian_matches_finite_differences_and_autograd(name: str) -> None:
         assert rel_err(auto, jac[b]) < 1e-6
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_jvp_matches_the_analytic_jacobian(name: str) -> None:
+    """``jvp_torch`` (forward-mode autodiff, or a closed form such as Kuramoto–Sivashinsky's) is ``J(y) v``."""
+    system = systems.get(name)
+    y = system.initial_conditions(3, seed=1)
+    v = np.random.default_rng(2).standard_normal(y.shape)
+    got = system.jvp_torch(0.0, torch.as_tensor(y), torch.as_tensor(v)).numpy()
+    want = np.einsum("bij,bj->bi", system.jacobian(0.0, y), v)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10 * np.abs(want).max())
+
+
 @pytest.mark.parametrize("name", [n for n in NAMES if systems.get(n).semilinear])
 def test_semilinear_split_is_consistent(name: str) -> None:
     s = systems.get(name)
