@@ -41,6 +41,14 @@ class StructurePreservingNODE(nn.Module):
         self.method, self.solver_options = method, solver_options
         self.last_solution: Any = None
 
+    @property
+    def last_nfe(self) -> float | None:
+        """Mean per-sample vector-field evaluations of the last forward pass (``None`` before the first); the
+        rollout trainer reports it as ``nfe``."""
+        if self.last_solution is None:
+            return None
+        return float(self.last_solution.stats["n_f_evals"].to(torch.float64).mean())
+
     def latent_field(self) -> Any:
         """``SplitField(A, N)`` for the current parameters (calling it gives ``A z + N(z)``)."""
         from ..integrators.split import SplitField

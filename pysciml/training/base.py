@@ -137,13 +137,13 @@ class Trainer:
         else:
             self._seed_everything()
         monitor = self.monitor_default
-        for epoch in range(start, self.epochs):
+        bar = tqdm(range(start, self.epochs), desc="training", unit="epoch", initial=start, total=self.epochs,
+                   disable=not self.progress)
+        for epoch in bar:
             self.model.train()
             sums: dict[str, float] = {}
             n_batches = 0
-            bar = tqdm(self.batches(), desc=f"epoch {epoch + 1}/{self.epochs}", disable=not self.progress,
-                       leave=False)
-            for batch in bar:
+            for batch in self.batches():
                 opt.zero_grad(set_to_none=True)
                 loss, info = self.batch_loss(batch)
                 if not torch.isfinite(loss):
@@ -157,13 +157,13 @@ class Trainer:
                 for k, v in info.items():
                     sums[k] = sums.get(k, 0.0) + v
                 n_batches += 1
-                bar.set_postfix({k: f"{v:.3g}" for k, v in info.items() if k in ("train_loss", "nfe")})
             record: dict[str, Any] = {"epoch": epoch, "lr": opt.param_groups[0]["lr"]}
             record.update({k: v / max(n_batches, 1) for k, v in sums.items()})
             sched.step()
             self.model.eval()
             record.update(self.evaluate())
             result.history.append(record)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("train_loss", "nfe", monitor)})
             key = monitor if monitor in record else "train_loss"
             if record[key] < result.best_loss:
                 result.best_loss, result.best_epoch, bad_epochs = float(record[key]), epoch, 0
@@ -176,6 +176,7 @@ class Trainer:
             if stop:
                 result.stopped_early = True
                 break
+        bar.close()
         if self.restore_best and best_state is not None:
             self.model.load_state_dict(best_state)
         return result

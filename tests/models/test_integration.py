@@ -38,6 +38,8 @@ def test_exponential_methods_exact_for_linear_part(method: str) -> None:
     exact = torch.stack([y0 @ torch.linalg.matrix_exp(tk * a).T for tk in t], dim=1)
     assert pred.shape == (4, 3, 3)
     assert torch.allclose(pred, exact, atol=1e-10)
+    # 4 steps of 0.5, one nonlinear evaluation per stage (etd1: 1 stage, etdrk4: 4)
+    assert model.last_nfe == 4 * {"etd1": 1, "etdrk4": 4}[method]
 
 
 @pytest.mark.parametrize("method,opts,tol", [("imex_ssp2", {"step_size": 0.01}, 1e-3),
