@@ -15,12 +15,9 @@ Usage: ``python benchmarks/bench_explicit.py [--quick] [--repeats N] [--threads 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
-from tqdm import tqdm
+from _timing import time_interleaved  # benchmarks/ is on sys.path when a script here runs
 
 import pysciml
 
@@ -37,19 +34,6 @@ class MLPField(torch.nn.Module):
     def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         return self.net(y)
-
-
-def _time_interleaved(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median wall time of each function; the candidates alternate within every repeat (fair under noise)."""
-    for fn in fns.values():
-        fn()  # warm-up
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in tqdm(range(repeats), desc="repeats", leave=False):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -104,7 +88,7 @@ def main() -> None:
         outs = [field(t[0], y0) for _ in range(n_floor)]
         torch.stack(outs).pow(2).sum().backward()
 
-    med = _time_interleaved({"ours": ours, "direct": td_direct, "adjoint": td_adjoint, "floor": field_alone},
+    med = time_interleaved({"ours": ours, "direct": td_direct, "adjoint": td_adjoint, "floor": field_alone},
                             repeats)
     t_ours, t_direct, t_adj = med["ours"], med["direct"], med["adjoint"]
     print(f"repeats={repeats} threads={args.threads} batch=256 float64 dopri5 rtol=1e-7 atol=1e-9")

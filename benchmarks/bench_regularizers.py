@@ -3,8 +3,9 @@
 Kuramoto–Sivashinsky, preset ``lpsda`` (d = 256, dt = 0.2), windows of N = 2 samples, MLP vector field
 (hidden 200), RK4 with the data step, batch 128 (methods.md §9.1). One training step = rollout loss
 (+ regulariser) forward, backward and an Adam step, through :meth:`RolloutTrainer.batch_loss`. Reports the
-median over repeats for: no regulariser, Hutchinson ``L_AD`` (``JacobianAD``, V = 10 JVPs as in the paper's
-code, and V = 1) and Hutchinson Frobenius (``JacobianFrobenius``, V = 1). The regularisers are evaluated on
+median over interleaved repeats (the candidates alternate within every repeat) for: no regulariser, Hutchinson
+``L_AD`` (``JacobianAD``, V = 10 JVPs as in the paper's code, and V = 1) and Hutchinson Frobenius
+(``JacobianFrobenius``, V = 1). The regularisers are evaluated on
 all B·N window points. Last line: ``overhead_hutchinson=<t_AD(V=1) / t_none>`` (one Hutchinson probe per point,
 the estimator of RNODE/FFJORD); the line before it gives the paper's V = 10, whose cost is dominated by the
 10 JVPs per point (compute-bound, about V times the regulariser's cost at V = 1). A floor is printed too: one
@@ -16,11 +17,11 @@ Usage: ``python benchmarks/bench_regularizers.py [--quick]``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from _timing import time_interleaved  # benchmarks/ is on sys.path when a script here runs
 
 import pysciml
 from pysciml import systems
@@ -38,19 +39,17 @@ def make_data(n: int, dt: float) -> tuple[TrajectoryData, object]:
     return TrajectoryData.from_solution(sol), system
 
 
-def time_steps(trainer: RolloutTrainer, batch: tuple[torch.Tensor, torch.Tensor], repeats: int) -> float:
-    """Median wall time of one optimisation step (forward, backward, Adam) over ``repeats`` steps."""
+def training_step(trainer: RolloutTrainer, batch: tuple[torch.Tensor, torch.Tensor]) -> Callable[[], None]:
+    """One optimisation step (forward, backward, Adam) of ``trainer`` on ``batch``, as a callable."""
     opt = torch.optim.Adam(trainer.model.parameters(), lr=1e-4)
-    times = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
+
+    def step() -> None:
         opt.zero_grad(set_to_none=True)
         loss, _ = trainer.batch_loss(batch)
         loss.backward()
         opt.step()
-        if i > 0:  # first step is warm-up
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+
+    return step
 
 
 def main() -> None:
@@ -75,26 +74,21 @@ def main() -> None:
         "hutchinson_AD_V1": [JacobianAD(system.rhs_torch, weight=1e-3, n_samples=1, known_jvp=system.jvp_torch)],
         "hutchinson_frobenius": [JacobianFrobenius(weight=1e-3, estimator="hutchinson", n_samples=1)],
     }
-    results = {}
+    steps = {}
     for name, regs in setups.items():
         trainer = RolloutTrainer(model, data, window=2, method="rk4", step_size=dt, regularizers=regs,
                                  kind="field", progress=False)
         idx = torch.arange(args.batch) % trainer.train_ts.shape[0]
         batch = (trainer.train_ts[idx], trainer.train_ys[idx])
-        results[name] = time_steps(trainer, batch, repeats)
-        print(f"{name:>22s}: {1e3 * results[name]:8.2f} ms/step  (x{results[name] / results['none']:.2f})")
+        steps[name] = training_step(trainer, batch)
     # floor: one JVP of the model (torch.func forward mode) and its backward at the same B·N points, alone
-    trainer = RolloutTrainer(model, data, window=2, method="rk4", step_size=dt, kind="field", progress=False)
-    idx = torch.arange(args.batch) % trainer.train_ts.shape[0]
-    points = trainer.train_ys[idx].reshape(-1, system.dim)
+    points = batch[1].reshape(-1, system.dim)
     probe = torch.randn_like(points)
-    times = []
-    for i in range(repeats + 1):
-        start = time.perf_counter()
-        jvp(model, points, probe, 0.0).pow(2).sum().backward()
-        if i > 0:
-            times.append(time.perf_counter() - start)
-    floor = statistics.median(times)
+    steps["floor"] = lambda: jvp(model, points, probe, 0.0).pow(2).sum().backward()
+    results = time_interleaved(steps, repeats)
+    for name in setups:
+        print(f"{name:>22s}: {1e3 * results[name]:8.2f} ms/step  (x{results[name] / results['none']:.2f})")
+    floor = results["floor"]
     print(f"floor: one model JVP + its backward at the {points.shape[0]} points takes {1e3 * floor:.2f} ms, so a "
           f"one-probe Jacobian regulariser costs at least x{(results['none'] + floor) / results['none']:.2f}")
     print(f"overhead_hutchinson_V{args.n_samples}={results['hutchinson_AD'] / results['none']:.3f}")
