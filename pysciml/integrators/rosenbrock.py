@@ -444,15 +444,9 @@ class RosenbrockStepper(Stepper):
         autonomous = field.autonomous  # then the stage times are not needed
         eye = torch.eye(dim, dtype=y.dtype, device=y.device)
         lu, pivots, _ = torch.linalg.lu_factor_ex(eye * (inv_h / tab.gamma).unsqueeze(-1) - jac)
-        if dim <= _INVERSE_MAX_DIM:
-            # small systems: one batched solve for W⁻¹, then a batched matvec per stage (cheaper per call)
-            w_inv = torch.linalg.lu_solve(lu, pivots, eye.expand(y.shape[0], dim, dim))
-
-            def solve(rhs: torch.Tensor) -> torch.Tensor:
-                return torch.bmm(w_inv, rhs.unsqueeze(-1)).squeeze(-1)
-        else:
-            def solve(rhs: torch.Tensor) -> torch.Tensor:
-                return torch.linalg.lu_solve(lu, pivots, rhs.unsqueeze(-1)).squeeze(-1)
+        # small systems: one batched solve for W⁻¹, then a batched matvec per stage (cheaper per call)
+        w_inv = torch.linalg.lu_solve(lu, pivots, eye.expand(y.shape[0], dim, dim)) if dim <= _INVERSE_MAX_DIM \
+            else None
         n_evals = 0
         stages: list[torch.Tensor] = []
         y_i = y
@@ -473,7 +467,9 @@ class RosenbrockStepper(Stepper):
                 rhs = torch.addcmul(rhs, coupling, inv_h)
             if f_t is not None and self._d[i] != 0.0:
                 rhs = torch.addcmul(rhs, f_t, h, value=self._d[i])
-            stages.append(solve(rhs))
+            rhs = rhs.unsqueeze(-1)
+            u = torch.bmm(w_inv, rhs) if w_inv is not None else torch.linalg.lu_solve(lu, pivots, rhs)
+            stages.append(u.squeeze(-1))
         y1 = combine(self._y1_from_last, stages, y_i)
         error = combine(self._err, stages)
         interp = None if tab.dense is None else torch.stack(stages, dim=1)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import pysciml.integrators.rosenbrock as rosenbrock_module
 from pysciml.errors import ValidationError
 from pysciml.integrators.fields import VectorField
 from pysciml.integrators.registry import available_methods, make_stepper
@@ -189,6 +190,19 @@ def test_order_stiff_linear_matrix_exp(name: str) -> None:
     errs = [float((_integrate(stepper, field, y0, 1.0, n) - exact).abs().max()) for n in ns]
     expected = {"rosenbrock23": 2, "rodas4": 4, "rodas5p": 6}[name]
     assert abs(_slope([1 / n for n in ns], errs) - expected) < 0.2, errs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inverse_and_lu_stage_solves_agree(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small states solve the stages with an explicit W⁻¹, larger ones with LU solves: same steps."""
+    a, _ = _stiff_linear()
+    y0 = torch.randn(3, 4, dtype=DT, generator=torch.Generator().manual_seed(1))
+    field = VectorField(lambda t, y: y @ a.T, lambda t, y: a.expand(y.shape[0], 4, 4), autonomous=True)
+    stepper = RosenbrockStepper(TABLEAUX[name])
+    with_inverse = _integrate(stepper, field, y0, 1.0, 16)
+    monkeypatch.setattr(rosenbrock_module, "_INVERSE_MAX_DIM", 0)
+    with_lu = _integrate(stepper, field, y0, 1.0, 16)
+    torch.testing.assert_close(with_inverse, with_lu, rtol=1e-10, atol=1e-12)  # round-off of stiff W (‖A‖ = 1e4)
 
 
 @pytest.mark.parametrize("name", NAMES)
