@@ -49,13 +49,12 @@ def _max_rel_err(y: np.ndarray, ref: np.ndarray, atol: float = ATOL) -> float:
 def _stepper_floor_seconds(system: Robertson, y0: np.ndarray, steps: int, repeats: int = 30) -> float:
     """``steps`` times the median cost of one bare batched Rodas5P step (the stepper alone: Jacobian, LU, 8 stages)
     on all of ``y0`` — what the batched solve costs before any engine bookkeeping (step control, outputs)."""
-    from pysciml.backends.rosenbrock_methods import _numpy_jacobian
-    from pysciml.integrators.fields import VectorField
+    from pysciml.backends.rosenbrock_methods import rosenbrock_field
     from pysciml.integrators.registry import make_stepper
 
     stepper = make_stepper("rodas5p")
     y = torch.as_tensor(y0, dtype=torch.float64)
-    field = VectorField(system.rhs_torch, _numpy_jacobian(system), autonomous=True)
+    field = rosenbrock_field(system, y)  # the same field as the timed batched solve
     t = torch.zeros(y.shape[0], dtype=torch.float64)
     dt = torch.full_like(t, 1e-3)
     times = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from ..systems.base import System
 from .base import Solution
 from .batched import solution_from_ode
 from .python import SolveRequest, register_python_method
+
+if TYPE_CHECKING:
+    from ..integrators.fields import VectorField
 
 #: python-backend name -> (integrator method name, description)
 _METHODS = {
@@ -50,6 +54,14 @@ def _numpy_jacobian(system: System) -> Callable[[torch.Tensor, torch.Tensor], to
     return jac
 
 
+def rosenbrock_field(system: System, y0: torch.Tensor) -> VectorField:
+    """The field the batched Rosenbrock methods integrate: ``rhs_torch`` with the system's analytic Jacobian,
+    declared autonomous when ``rhs_torch`` does not depend on ``t`` (probed at ``y0 [batch, dim]``)."""
+    from ..integrators.fields import VectorField
+
+    return VectorField(system.rhs_torch, _numpy_jacobian(system), autonomous=_is_autonomous(system, y0))
+
+
 def solve_rosenbrock(system: System, y0: np.ndarray, t_eval: np.ndarray, request: SolveRequest) -> Solution:
     """Integrate every row of ``y0 [batch, dim]`` at once with a batched Rosenbrock method.
 
@@ -59,14 +71,13 @@ def solve_rosenbrock(system: System, y0: np.ndarray, t_eval: np.ndarray, request
     Jacobian each), ``steps`` = accepted steps.
     """
     from ..integrators import odeint
-    from ..integrators.fields import VectorField
 
     start = time.perf_counter()
     method = _METHODS[request.method][0]
     y0_t = torch.as_tensor(y0, dtype=torch.float64)
     t_t = torch.as_tensor(t_eval, dtype=torch.float64)
     atol = request.atol if np.isscalar(request.atol) else torch.as_tensor(request.atol, dtype=torch.float64)
-    field = VectorField(system.rhs_torch, _numpy_jacobian(system), autonomous=_is_autonomous(system, y0_t))
+    field = rosenbrock_field(system, y0_t)
     with torch.no_grad():
         sol = odeint(field, y0_t, t_t, method=method, rtol=request.rtol, atol=atol,
                      max_steps=request.max_steps, **request.options)
