@@ -96,7 +96,7 @@ def _build_regularizers(specs: list[dict[str, Any]], data: Any) -> list[Any]:
             from .. import systems
 
             system = systems.get(data.meta["system"], **dict(data.meta.get("system_params") or {}))
-            spec["known"] = system.rhs_torch
+            spec["known"], spec["known_jvp"] = system.rhs_torch, system.jvp_torch
         try:
             out.append(getattr(regs, name)(**spec))
         except TypeError as exc:
