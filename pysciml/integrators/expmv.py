@@ -50,6 +50,7 @@ with ``‖tA‖₁`` (about ``‖tA‖₁/θ_{m*}``): very stiff problems over l
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -172,7 +173,7 @@ class LinearOperator:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class _Op:
+class _Op(ABC):
     """Internal operator interface. ``batch`` is ``None`` for one shared operator, else the number of groups
     (group ``i`` has its own operator)."""
 
@@ -181,13 +182,14 @@ class _Op:
     dtype: torch.dtype
     device: torch.device
 
+    @abstractmethod
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for ``x [g, k, n]``."""
-        raise NotImplementedError
 
     def apply_t(self, x: torch.Tensor) -> torch.Tensor:
-        """``A^T x`` for ``x [g, k, n]`` (used by the 1-norm estimator)."""
-        raise NotImplementedError
+        """``A^T x`` for ``x [g, k, n]``, used by the 1-norm estimator; operators whose norm is never estimated
+        (the augmented φ-operator) do not provide it."""
+        raise NotImplementedError(f"{type(self).__name__} has no transpose")
 
     def subset(self, idx: torch.Tensor) -> _Op:
         """The operators of the groups ``idx`` (a shared operator returns itself)."""

@@ -12,6 +12,7 @@ evaluation plus backward pass as one VJP.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
@@ -63,7 +64,7 @@ def flatten_points(x: torch.Tensor, t: torch.Tensor | float | None) -> tuple[tor
     return x.reshape(-1, x.shape[-1]), tt.reshape(-1)
 
 
-class Regularizer(nn.Module):
+class Regularizer(nn.Module, ABC):
     """Base class: ``forward(f, x, t=None)`` returns ``weight * mean_points(per_point(f, x, t))``."""
 
     def __init__(self, weight: float = 1.0) -> None:
@@ -72,9 +73,9 @@ class Regularizer(nn.Module):
             raise ValidationError(f"weight must be a non-negative number, got {weight!r}")
         self.weight = float(weight)
 
+    @abstractmethod
     def per_point(self, f: Field, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Unweighted value per point: ``x [P, d]``, ``t [P]`` -> ``[P]``."""
-        raise NotImplementedError
 
     def forward(self, f: Field, x: torch.Tensor, t: torch.Tensor | float | None = None) -> torch.Tensor:
         """Weighted mean of :meth:`per_point` over all points of ``x`` (scalar)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ class TrainResult:
     out_dir: Path | None = None
 
 
-class Trainer:
+class Trainer(ABC):
     """Generic epoch loop; subclasses provide :meth:`batches`, :meth:`batch_loss` and :meth:`evaluate`.
 
     ``monitor`` names the record key used for best-model selection and early stopping (smaller is better).
@@ -82,13 +83,13 @@ class Trainer:
         self.data_generator = torch.Generator()
 
     # --- hooks -----------------------------------------------------------------------------------------
+    @abstractmethod
     def batches(self) -> Iterator[Any]:
         """Training batches of one epoch, shuffled with ``self.data_generator``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def batch_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss of one batch (with graph) and scalar diagnostics to average over the epoch."""
-        raise NotImplementedError
 
     def evaluate(self) -> dict[str, float]:
         """Validation metrics after an epoch (e.g. ``{"val_loss": ...}``); may be empty."""
