@@ -18,6 +18,10 @@ from typing import Any
 
 import torch
 
+# error norms are floored here before the negative power: small enough that the clip, not this floor, bounds
+# the growth (1e-30 ** (-1/k) > 1e4 for every k <= 7), large enough to be a normal float32 number
+_TINY = 1e-30
+
 
 def rms_norm(x: torch.Tensor) -> torch.Tensor:
     """Per-sample root-mean-square over the state dims: ``[B, *S] -> [B]``.
@@ -39,7 +43,13 @@ def error_ratio(error: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor, rtol: A
 
 @dataclasses.dataclass(frozen=True)
 class PIController:
-    """PI step-size controller (see the module docstring for the formula and references)."""
+    """PI step-size controller (see the module docstring for the formula and references).
+
+    ``first_max_factor`` caps the growth after a sample's first accepted step instead of ``max_factor``: the
+    starting step (:func:`initial_step`) is a deliberately cautious guess, so the first error estimate is
+    allowed to set the step almost freely (SUNDIALS: CVODE's ``eta_max_fs`` and ARKODE's
+    ``SetMaxFirstGrowth``, both 10⁴ by default). Set it equal to ``max_factor`` for torchdiffeq's behaviour.
+    """
 
     order: int
     safety: float = 0.9
@@ -47,17 +57,25 @@ class PIController:
     max_factor: float = 10.0
     pcoeff: float = 0.0
     icoeff: float = 1.0
+    first_max_factor: float = 1e4
 
-    def factor(self, ratio: torch.Tensor, prev_ratio: torch.Tensor, accept: torch.Tensor) -> torch.Tensor:
-        """Step multiplier ``[B]`` from the current and previous (accepted) error norms ``[B]``."""
+    def factor(self, ratio: torch.Tensor, prev_ratio: torch.Tensor, accept: torch.Tensor,
+               cap: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Step multiplier ``[B]`` from the current and previous (accepted) error norms ``[B]``.
+
+        ``ratio`` must be free of NaN (as :func:`error_ratio` returns it); ``cap`` is the upper clip (a float or
+        a ``[B]`` tensor, default ``max_factor``). After a rejection the multiplier is at most 1: without the
+        P term that holds by construction (``ratio > 1`` and ``safety <= 1`` give a factor below 1).
+        """
         k = float(self.order)
-        tiny = 1e-10
-        fac = ratio.clamp_min(tiny).pow_(-(self.pcoeff + self.icoeff) / k).mul_(self.safety)
+        fac = ratio.clamp_min(_TINY).pow_(-(self.pcoeff + self.icoeff) / k).mul_(self.safety)
         if self.pcoeff:
-            fac.mul_(prev_ratio.clamp_min(tiny).pow_(self.pcoeff / k))
-        fac = torch.nan_to_num_(fac, nan=self.min_factor, posinf=self.max_factor).clamp_(self.min_factor,
-                                                                                         self.max_factor)
-        return torch.where(accept, fac, fac.clamp_max(1.0))
+            fac.mul_(prev_ratio.clamp_min(_TINY).pow_(self.pcoeff / k))
+            fac = torch.where(accept, fac, fac.clamp_max(1.0))
+        cap = self.max_factor if cap is None else cap
+        if isinstance(cap, torch.Tensor):
+            return torch.minimum(fac.clamp_min_(self.min_factor), cap)
+        return fac.clamp_(self.min_factor, cap)
 
 
 def initial_step(field: Any, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tensor, order: int, rtol: Any,

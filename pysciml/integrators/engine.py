@@ -80,6 +80,11 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
 
     ``field(t, y)`` is called with ``t [B']`` in ``y``'s dtype for the ``B'`` active samples.
     Returns an :class:`ODESolution` with ``ys [B, T, *S]`` (NaN after a failure), stats and status.
+
+    The loop keeps the state of the *active* samples only, compacted (``rows`` maps them to the batch): when
+    samples finish or fail they leave in one gather, and every other iteration steps the compact arrays
+    without gathering or scattering anything. Every active sample attempts one step per iteration, so a
+    sample's attempted steps are the iterations it stayed active and its evaluations the sum of theirs.
     """
     batch, n_t = ts.shape
     state = y0.shape[1:]
@@ -90,11 +95,9 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
     rtol = _tol(config.rtol, batch, state)
     atol = _tol(config.atol, batch, state)
 
-    zeros = torch.zeros(batch, dtype=torch.long, device=dev)
-    n_f, n_acc, n_rej, status = zeros.clone(), zeros.clone(), zeros.clone(), zeros.clone()
-    active = torch.ones(batch, dtype=torch.bool, device=dev)
-    next_idx = torch.ones(batch, dtype=torch.long, device=dev)
-    all_rows = torch.arange(batch, device=dev)
+    n_f = torch.zeros(batch, dtype=torch.long, device=dev)
+    n_steps, n_rej, status = n_f.clone(), n_f.clone(), n_f.clone()
+    rows = torch.arange(batch, device=dev)
     # Outputs: values without a graph are written straight into the result (no concatenation, half the peak
     # memory for large ensembles); values that carry gradients are collected and placed out of place at the end.
     flat = y0.new_full((batch * n_t, *state), float("nan"))
@@ -108,139 +111,149 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
         else:
             flat.index_copy_(0, rows_flat, vals)
 
-    record(all_rows * n_t, y0)
+    record(rows * n_t, y0)
     calls = 0
 
-    t_cur = ts[:, 0]
-    t_end = ts[:, -1]
+    t = ts[:, 0]
     y = y0
-    f0 = stepper.init(field, t_cur, y)
+    f0 = stepper.init(field, t, y)
     if f0 is not None:
-        n_f += 1
         calls += 1
     if not adaptive:
-        dt = torch.full_like(t_cur.detach(), float(config.step_size))
+        dt = torch.full_like(t.detach(), float(config.step_size))
     elif config.first_step is not None:
-        dt = torch.full_like(t_cur.detach(), float(config.first_step))
+        dt = torch.full_like(t.detach(), float(config.first_step))
     else:
         f_start = f0
         if f_start is None:
             with torch.no_grad():
-                f_start = field(t_cur.to(y.dtype), y)
-            n_f += 1
+                f_start = field(t.to(y.dtype), y)
             calls += 1
-        dt = initial_step(field, t_cur.detach(), y.detach(), f_start.detach(), stepper.order, rtol, atol)
-        n_f += 1
+        dt = initial_step(field, t.detach(), y.detach(), f_start.detach(), stepper.order, rtol, atol)
         calls += 1
-    prev_ratio = torch.ones(batch, dtype=y0.dtype, device=dev)
+    evals = calls  # evaluations of every sample so far (each active sample takes part in every call)
 
-    # Comparisons below need no .detach(): their boolean results carry no gradient anyway.
-    n_active, iteration = batch, 0
-    while n_active:
+    # compact per-active-sample state (comparisons need no .detach(): boolean results carry no gradient)
+    prev_ratio = torch.ones(batch, dtype=y0.dtype, device=dev)
+    next_idx = torch.ones(batch, dtype=torch.long, device=dev)
+    t_next = ts[:, 1]  # each sample's next requested time
+    t_end = ts[:, -1]
+    ts_a = ts
+    rejected: torch.Tensor | None = None  # rejections per active sample, once there is one
+    # samples without an accepted step yet may grow their step by first_max_factor (see PIController)
+    fresh: torch.Tensor | None = None
+    any_fresh = adaptive
+    iteration = 0
+    while rows.numel():
         iteration += 1
-        rows = None if n_active == batch else active.nonzero().squeeze(1)
-        idx = all_rows if rows is None else rows
-        ta, ya, dta, f0a = _take(t_cur, rows), _take(y, rows), _take(dt, rows), _take(f0, rows)
-        ts_a, na = _take(ts, rows), _take(next_idx, rows)
-        target = _take(t_end, rows) if adaptive else ts_a.gather(1, na.unsqueeze(1)).squeeze(1)
-        remaining = target - ta
-        hit = remaining <= dta * (1 + _HIT_RTOL)
-        h = torch.where(hit, remaining, dta)
+        target = t_end if adaptive else t_next
+        remaining = target - t
+        hit = remaining <= dt * (1 + _HIT_RTOL)
+        h = torch.where(hit, remaining, dt)
 
         if config.checkpoint and torch.is_grad_enabled():
-            res = torch.utils.checkpoint.checkpoint(stepper.step, field, ta, ya, h, f0a, use_reentrant=False)
+            res = torch.utils.checkpoint.checkpoint(stepper.step, field, t, y, h, f0, use_reentrant=False)
         else:
-            res = stepper.step(field, ta, ya, h, f0a)
+            res = stepper.step(field, t, y, h, f0)
         calls += res.n_f_evals
+        evals += res.n_f_evals
         y1 = res.y
         if adaptive:
             with torch.no_grad():
-                ratio = error_ratio(res.error, ya, y1, _take(rtol, rows), _take(atol, rows), config.norm)
+                ratio = error_ratio(res.error, y, y1, rtol, atol, config.norm)
                 accept = ratio <= 1.0
-                dt_next = h * ctrl.factor(ratio, _take(prev_ratio, rows), accept).to(h.dtype)
+                cap = ctrl.max_factor
+                if any_fresh:
+                    cap = ctrl.first_max_factor if fresh is None else torch.where(
+                        fresh, ctrl.first_max_factor, ctrl.max_factor)
+                dt_next = h * ctrl.factor(ratio, prev_ratio, accept, cap).to(h.dtype)
         else:
             ratio = None
             # a non-finite entry makes its row sum non-finite: one reduction instead of a mask of the state
             accept = torch.isfinite(y1.detach().reshape(y1.shape[0], -1).sum(dim=1))
-            dt_next = dta
-        t_new = torch.where(hit, target, ta + h)
+            dt_next = dt
+        t_new = torch.where(hit, target, t + h)
+        all_accepted = bool(accept.all())  # the common case: no masking (a shorter graph to backpropagate)
 
         # dense output at the requested times passed by the accepted steps
-        count = torch.searchsorted(ts_a, t_new.unsqueeze(1), right=True).squeeze(1).sub_(na).mul_(accept)
-        total = int(count.sum())
-        if total:
+        reached = t_new >= t_next
+        if not all_accepted:
+            reached = reached & accept
+        done: torch.Tensor | None = None
+        if bool(reached.any()):
+            count = torch.searchsorted(ts_a, t_new.unsqueeze(1), right=True).squeeze(1).sub_(next_idx).mul_(reached)
+            total = int(count.sum())
             sub = torch.repeat_interleave(torch.arange(count.shape[0], device=dev), count, output_size=total)
             first = torch.cumsum(count, 0) - count
-            k = na[sub] + (torch.arange(total, device=dev) - first[sub])
+            k = next_idx[sub] + (torch.arange(total, device=dev) - first[sub])
             t_k = ts_a[sub, k]
             at_end = t_k == t_new[sub]
             if not adaptive or bool(at_end.all()):
                 vals = y1[sub]  # every requested time is a step end: no interpolation
             else:
-                theta = (t_k - ta[sub]) / h[sub]
-                vals = stepper.interpolate(theta, h[sub], ya[sub], y1[sub], _take(f0a, sub),
+                theta = (t_k - t[sub]) / h[sub]
+                vals = stepper.interpolate(theta, h[sub], y[sub], y1[sub], _take(f0, sub),
                                            _take(res.f_end, sub), _take(res.interp, sub))
                 vals = torch.where(at_end.reshape(bshape), y1[sub], vals)
-            record(idx[sub] * n_t + k, vals)
-
-        all_accepted = bool(accept.all())  # the common case: no masking (a shorter graph to backpropagate)
-        acc_b = accept.reshape(bshape)
-        ya_new = y1 if all_accepted else torch.where(acc_b, y1, ya)
-        fa_new = None
-        if f0a is not None and res.f_end is not None:
-            fa_new = res.f_end if all_accepted else torch.where(acc_b, res.f_end, f0a)
-        ta_new = t_new if all_accepted else torch.where(accept, t_new, ta)
-        # failures of the active samples: the step size underflows (or drops below dt_min), or non-finite values
-        if adaptive:
-            failed = ta_new + dt_next == ta_new
-            if config.dt_min > 0:
-                failed = failed | (dt_next < config.dt_min)
-        else:
-            failed = ~accept
-        any_failed = bool(failed.any())
-        if rows is None:
-            y, f0, t_cur, dt = ya_new, fa_new, ta_new, dt_next
+            record(rows[sub] * n_t + k, vals)
             next_idx = next_idx + count
+            done = next_idx >= n_t
+            t_next = ts_a.gather(1, next_idx.clamp_max(n_t - 1).unsqueeze(1)).squeeze(1)
+
+        if all_accepted:
+            y, t = y1, t_new
+            f0 = None if f0 is None else res.f_end
+            if ratio is not None:
+                prev_ratio = ratio
+            fresh, any_fresh = None, False
+        else:
+            acc_b = accept.reshape(bshape)
+            y = torch.where(acc_b, y1, y)
+            f0 = None if (f0 is None or res.f_end is None) else torch.where(acc_b, res.f_end, f0)
+            t = torch.where(accept, t_new, t)
             if ratio is not None:
                 prev_ratio = torch.where(accept, ratio, prev_ratio)
-            n_f += res.n_f_evals
-            if all_accepted:
-                n_acc += 1
-            else:
-                n_acc += accept
-                n_rej += ~accept
+            rejected = (~accept).long() if rejected is None else rejected + ~accept
+            if any_fresh:
+                fresh = ~accept if fresh is None else fresh & ~accept
+                any_fresh = bool(fresh.any())
+                fresh = fresh if any_fresh else None
+        dt = dt_next
+
+        # failures: the step size underflows (or drops below dt_min), or non-finite values; or max_steps
+        # (every active sample has attempted `iteration` steps)
+        if adaptive:
+            failed = t + dt == t
+            if config.dt_min > 0:
+                failed = failed | (dt < config.dt_min)
         else:
-            y = y.index_copy(0, rows, ya_new)
-            f0 = f0.index_copy(0, rows, fa_new) if (f0 is not None and fa_new is not None) else None
-            t_cur = t_cur.index_copy(0, rows, ta_new)
-            dt = dt.index_copy(0, rows, dt_next)
-            next_idx = next_idx.index_add(0, rows, count)
-            if ratio is not None:
-                prev_ratio = prev_ratio.index_copy(0, rows,
-                                                   torch.where(accept, ratio, _take(prev_ratio, rows)))
-            n_f.index_add_(0, rows, torch.full_like(rows, res.n_f_evals))
-            n_acc.index_add_(0, rows, accept.long())
-            if not all_accepted:
-                n_rej.index_add_(0, rows, (~accept).long())
-        active = active & (next_idx < n_t)
-        if any_failed or iteration >= config.max_steps:
-            # codes: 2 = step size too small, 3 = non-finite, 4 = max_steps (attempted steps of a sample can
-            # reach max_steps only once the loop has run that many iterations)
+            failed = ~accept
+        if bool(failed.any()) or iteration >= config.max_steps:
             if adaptive:
-                code = torch.where(failed, torch.where(torch.isfinite(ratio), int(Status.STEP_SIZE_TOO_SMALL),
-                                                       int(Status.NON_FINITE)), 0)
+                code = torch.where(torch.isfinite(ratio), int(Status.STEP_SIZE_TOO_SMALL), int(Status.NON_FINITE))
             else:
-                code = torch.where(failed, int(Status.NON_FINITE), 0)
-            code_full = code if rows is None else zeros.index_copy(0, rows, code)
-            code_full = torch.where(active, code_full, 0)
-            code_full = torch.where(active & (code_full == 0) & (n_acc + n_rej >= config.max_steps),
-                                    int(Status.MAX_STEPS), code_full)
-            status = torch.where(code_full > 0, code_full, status)
-            active = active & (code_full == 0)
-        n_active = int(active.sum())
+                code = torch.full_like(rows, int(Status.NON_FINITE))
+            code = torch.where(failed, code, int(Status.MAX_STEPS) if iteration >= config.max_steps else 0)
+            if done is not None:
+                code = torch.where(done, 0, code)  # finished in this step: a success
+            stopped = code > 0
+            status.index_put_((rows[stopped],), code[stopped])
+            done = stopped if done is None else done | stopped
+
+        if done is not None and bool(done.any()):
+            # samples leave the active set: write their statistics, then compact the rest
+            gone = rows[done]
+            n_steps.index_fill_(0, gone, iteration)
+            n_f.index_fill_(0, gone, evals)
+            if rejected is not None:
+                n_rej.index_put_((gone,), rejected[done])
+            keep = (~done).nonzero().squeeze(1)
+            rows, t, y, dt, f0, prev_ratio, next_idx, t_next, t_end, ts_a = _take(
+                (rows, t, y, dt, f0, prev_ratio, next_idx, t_next, t_end, ts_a), keep)
+            rejected, fresh, rtol, atol = _take((rejected, fresh, rtol, atol), keep)
 
     if out_vals:
         flat = flat.index_put((torch.cat(out_rows),), torch.cat(out_vals))
     ys = flat.reshape(batch, n_t, *state)
-    stats = {"n_f_evals": n_f, "n_steps": n_acc + n_rej, "n_accepted": n_acc, "n_rejected": n_rej}
+    stats = {"n_f_evals": n_f, "n_steps": n_steps, "n_accepted": n_steps - n_rej, "n_rejected": n_rej}
     return ODESolution(ys=ys, ts=ts, stats=stats, status=status, n_calls=calls)

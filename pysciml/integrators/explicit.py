@@ -78,7 +78,8 @@ TABLEAUX: dict[str, ButcherTableau] = {tab.name: tab for tab in [
 class ExplicitRK(Stepper):
     """One explicit Runge–Kutta step for any :class:`ButcherTableau` (batched over samples).
 
-    ``StepResult.interp`` holds the stacked stages ``[B, *S, s]`` used by the dense output.
+    ``StepResult.interp`` holds the stages ``k_1 .. k_s`` (a tuple of ``[B, *S]``) used by the dense output;
+    they are combined only when a requested time falls inside a step.
     """
 
     def __init__(self, tableau: ButcherTableau) -> None:
@@ -87,19 +88,12 @@ class ExplicitRK(Stepper):
         self.order = tableau.order
         self.error_order = tableau.error_order
         self.fsal = tableau.fsal
-        self._cache: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
         s = tableau.stages
         rows = [tableau.b if (self.fsal and i == s - 1) else tableau.a[i] for i in range(1, s)]
         self._stage_rows = [(float(tableau.c[i]), nonzero(row[:i])) for i, row in enumerate(rows, start=1)]
         self._b_row = nonzero(tableau.b)
         self._e_row = nonzero(tableau.error_weights) if tableau.error_weights is not None else []
-
-    def _c_mid(self, like: torch.Tensor) -> torch.Tensor:
-        """The midpoint dense-output weights as a tensor in ``like``'s dtype/device (cached)."""
-        key = (like.dtype, like.device)
-        if key not in self._cache:
-            self._cache[key] = torch.as_tensor(self.tableau.c_mid, dtype=like.dtype, device=like.device)
-        return self._cache[key]
+        self._mid_row = nonzero(tableau.c_mid) if tableau.c_mid is not None else []
 
     def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor | None:
         """``f(t0, y0)`` for FSAL methods (it is the first stage), else ``None``."""
@@ -131,21 +125,19 @@ class ExplicitRK(Stepper):
         if self._e_row:
             with torch.no_grad():  # the engine's step control only: no gradient flows through it
                 error = torch.mul(h_b, combine(self._e_row, ks))
-        stages = torch.stack(ks, -1)
-        return StepResult(y=y1, error=error, f_end=ks[-1] if self.fsal else None, interp=stages,
+        return StepResult(y=y1, error=error, f_end=ks[-1] if self.fsal else None, interp=tuple(ks),
                           n_f_evals=n_evals)
 
     def interpolate(self, theta: torch.Tensor, dt: torch.Tensor, y0: torch.Tensor, y1: torch.Tensor,
                     f0: torch.Tensor | None, f1: torch.Tensor | None, interp: Any) -> torch.Tensor:
         """Dense output: quartic through ``y0, y(t+h/2), y1`` with end slopes when the tableau has a midpoint
         formula (Shampine 1986, dopri5), else the cubic Hermite interpolant of the base class."""
-        if self.tableau.c_mid is None or f0 is None or f1 is None:
+        if not self._mid_row or f0 is None or f1 is None:
             return super().interpolate(theta, dt, y0, y1, f0, f1, interp)
         shape = (-1,) + (1,) * (y0.dim() - 1)
-        c_mid = self._c_mid(y0)
         h = dt.to(y0.dtype).reshape(shape)
         x = theta.to(y0.dtype).reshape(shape)
-        y_mid = torch.addcmul(y0, h, interp @ c_mid)
+        y_mid = torch.addcmul(y0, h, combine(self._mid_row, interp))
         # p(x) = y0 + x h f0 + c2 x² + c3 x³ + c4 x⁴ with p(1) = y1, p'(1) = h f1, p(1/2) = y_mid
         c4 = 2 * h * (f1 - f0) - 8 * (y1 + y0) + 16 * y_mid
         c3 = h * (5 * f0 - 3 * f1) + 18 * y0 + 14 * y1 - 32 * y_mid

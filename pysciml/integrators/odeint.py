@@ -16,8 +16,8 @@ from .registry import make_stepper, method_family
 from .solution import ODESolution
 from .stepper import Stepper
 
-_ENGINE_OPTIONS = ("step_size", "first_step", "safety", "min_factor", "max_factor", "max_steps", "dt_min",
-                   "pcoeff", "icoeff", "time_dtype", "checkpoint")
+_ENGINE_OPTIONS = ("step_size", "first_step", "safety", "min_factor", "max_factor", "first_max_factor", "max_steps",
+                   "dt_min", "pcoeff", "icoeff", "time_dtype", "checkpoint")
 _ADJOINT_OPTIONS = ("adjoint_rtol", "adjoint_atol", "adjoint_seminorm", "adjoint_params", "adjoint_method")
 
 
@@ -112,9 +112,11 @@ def build_config(stepper: Stepper, rtol: Any, atol: Any, y0: torch.Tensor,
     safety = _positive_float(opts.get("safety", 0.9), "safety")
     min_factor = _positive_float(opts.get("min_factor", 0.2), "min_factor")
     max_factor = _positive_float(opts.get("max_factor", 10.0), "max_factor")
-    if not (safety <= 1.0 and min_factor <= 1.0 <= max_factor):
-        raise ValidationError(f"need safety <= 1 and min_factor <= 1 <= max_factor, got safety={safety}, "
-                              f"min_factor={min_factor}, max_factor={max_factor}")
+    first_max_factor = _positive_float(opts.get("first_max_factor", 1e4), "first_max_factor")
+    if not (safety <= 1.0 and min_factor <= 1.0 <= max_factor and first_max_factor >= 1.0):
+        raise ValidationError(f"need safety <= 1, min_factor <= 1 <= max_factor and first_max_factor >= 1, got "
+                              f"safety={safety}, min_factor={min_factor}, max_factor={max_factor}, "
+                              f"first_max_factor={first_max_factor}")
     pcoeff = _positive_float(opts.get("pcoeff", 0.0), "pcoeff", allow_zero=True)
     icoeff = _positive_float(opts.get("icoeff", 1.0), "icoeff")
     k = min(stepper.order, stepper.error_order if stepper.error_order is not None else stepper.order) + 1
@@ -122,7 +124,7 @@ def build_config(stepper: Stepper, rtol: Any, atol: Any, y0: torch.Tensor,
         rtol=_check_tol(rtol, "rtol", y0), atol=_check_tol(atol, "atol", y0), step_size=step_size,
         first_step=first_step,
         controller=PIController(order=k, safety=safety, min_factor=min_factor, max_factor=max_factor,
-                                pcoeff=pcoeff, icoeff=icoeff),
+                                pcoeff=pcoeff, icoeff=icoeff, first_max_factor=first_max_factor),
         max_steps=check_positive_int(opts.get("max_steps", 10_000), "max_steps"),
         checkpoint=_check_checkpoint(opts.get("checkpoint", False), stepper),
         dt_min=_positive_float(opts.get("dt_min", 0.0), "dt_min", allow_zero=True))
@@ -155,8 +157,10 @@ def odeint(f: Any, y0: torch.Tensor, t: Any, method: str = "dopri5", rtol: Any =
         rtol, atol: positive floats or tensors broadcastable to ``[batch, *state]``.
         adjoint: differentiate with the continuous adjoint (:mod:`.adjoint`) instead of through the steps.
         **options: ``step_size`` (fixed stepping; required for methods without an error estimate),
-            ``first_step``, ``safety`` (0.9), ``min_factor`` (0.2), ``max_factor`` (10), ``pcoeff`` (0),
-            ``icoeff`` (1) (PI controller, see :mod:`.controller`), ``max_steps`` (10 000 per sample),
+            ``first_step``, ``safety`` (0.9), ``min_factor`` (0.2), ``max_factor`` (10),
+            ``first_max_factor`` (10⁴: the growth allowed after a sample's first accepted step, as in SUNDIALS;
+            set it to ``max_factor`` for torchdiffeq's rule), ``pcoeff`` (0), ``icoeff`` (1) (PI controller, see
+            :mod:`.controller`), ``max_steps`` (10 000 per sample),
             ``dt_min`` (0), ``time_dtype`` (float64), ``checkpoint`` (False: recompute each step's internals in
             the backward pass instead of storing them, see :class:`.engine.EngineConfig`); with
             ``adjoint=True`` also ``adjoint_rtol``, ``adjoint_atol``, ``adjoint_seminorm``, ``adjoint_params``,

@@ -7,6 +7,7 @@ import torch
 
 import pysciml
 from pysciml.errors import InputTypeError, UnknownNameError, ValidationError
+from pysciml.integrators.controller import PIController
 from pysciml.status import Status
 
 DT = torch.float64
@@ -31,6 +32,42 @@ def test_batch_invariance_with_a_fast_sample() -> None:
     # the fast sample needed many more steps, and it did not impose them on the others
     assert int(mixed.stats["n_steps"][1]) > 5 * int(mixed.stats["n_steps"][keep].max())
     assert bool(mixed.success.all())
+
+
+@pytest.mark.parametrize(("first_max_factor", "steps"), [(1e4, 4), (10.0, 7)])
+def test_step_growth_after_the_first_step_and_later(first_max_factor: float, steps: int) -> None:
+    """With a zero error estimate every step grows by the cap: h0, h0·F1, h0·F1·F, ... (F1 = first_max_factor,
+    F = max_factor = 10). From h0 = 1e-6 on [0, 1]: F1 = 1e4 gives 1e-6, 1e-2, 0.1 and the rest (4 steps);
+    F1 = 10 gives 1e-6, ..., 0.1 and the rest (7 steps)."""
+    still = torch.tensor([[1.0, 0.0]], dtype=DT)  # k = 0: x' = 0 exactly
+    sol = pysciml.odeint(relaxation, still, [0.0, 1.0], first_step=1e-6, first_max_factor=first_max_factor)
+    assert sol.stats["n_steps"].tolist() == [steps] and sol.stats["n_rejected"].tolist() == [0]
+    # a sample whose first attempts are rejected keeps its first-step allowance until it has one accepted step,
+    # and the rejections of one sample change nothing for another
+    stiff = torch.tensor([[1.0, 1e4]], dtype=DT)
+    both = pysciml.odeint(relaxation, torch.cat([still, stiff]), [0.0, 1.0], first_step=1e-2,
+                          first_max_factor=first_max_factor)
+    for b, y0 in enumerate((still, stiff)):
+        alone = pysciml.odeint(relaxation, y0, [0.0, 1.0], first_step=1e-2, first_max_factor=first_max_factor)
+        for key in ("n_steps", "n_rejected", "n_f_evals"):
+            assert both.stats[key][b:b + 1].tolist() == alone.stats[key].tolist(), (b, key)
+        assert torch.equal(both.ys[b], alone.ys[0])
+    assert int(both.stats["n_rejected"][1]) > 0 and bool(both.success.all())
+
+
+def test_controller_clips_the_factor() -> None:
+    ratio = torch.tensor([0.0, 1e-12, 0.5, 2.0, float("inf")], dtype=DT)
+    accept = ratio <= 1
+    prev = torch.ones_like(ratio)
+    for ctrl in (PIController(order=5), PIController(order=5, pcoeff=0.4, icoeff=0.3)):
+        fac = ctrl.factor(ratio, prev, accept)
+        assert bool(((fac >= ctrl.min_factor) & (fac <= ctrl.max_factor)).all())
+        assert bool((fac[~accept] <= 1.0).all()), ctrl  # never grow after a rejection
+        assert float(fac[0]) == ctrl.max_factor and float(fac[-1]) == ctrl.min_factor
+        capped = ctrl.factor(ratio, prev, accept, torch.tensor([1e4, 1e4, 1e4, 1e4, 10.0], dtype=DT))
+        assert float(capped[0]) == 1e4 and float(capped[1]) > ctrl.max_factor
+    plain = PIController(order=5)
+    assert torch.allclose(plain.factor(ratio[2:4], prev[2:4], accept[2:4]), 0.9 * ratio[2:4] ** -0.2)
 
 
 def test_fixed_step_blow_up_is_flagged_and_others_finish() -> None:
@@ -119,6 +156,8 @@ def test_input_validation() -> None:
         pysciml.odeint(f, [[1.0]], [0.0, 1.0])
     with pytest.raises(ValidationError, match="atol"):
         pysciml.odeint(f, y0, [0.0, 1.0], atol=torch.ones(3, dtype=DT))
+    with pytest.raises(ValidationError, match="first_max_factor"):
+        pysciml.odeint(f, y0, [0.0, 1.0], first_max_factor=0.5)
     with pytest.raises(ValidationError, match="adjoint=True"):
         pysciml.odeint(f, y0, [0.0, 1.0], adjoint_rtol=1e-3)
 
