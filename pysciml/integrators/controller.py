@@ -6,8 +6,9 @@ Error norm (Hairer, Nørsett & Wanner, *Solving ODEs I*, §II.4, eq. (4.11)): fo
 PI controller (Gustafsson 1991; Hairer & Wanner, *Solving ODEs II*, §IV.2, eq. (2.43c); coefficients as in
 diffrax's ``PIDController``): with ``k = min(order, error_order) + 1``,
 ``factor = safety · ‖err_n‖^{-(pcoeff + icoeff)/k} · ‖err_{n-1}‖^{pcoeff/k}``, clipped to
-``[min_factor, max_factor]`` (and ≤ 1 after a rejection). ``pcoeff=0, icoeff=1`` is the classical
-I controller (torchdiffeq's), ``pcoeff=0.4, icoeff=0.3`` the recommended PI controller.
+``[min_factor, max_factor]`` (and ≤ 1 after a rejection); right after a sample's first accepted step the upper
+clip is ``first_max_factor`` instead (SUNDIALS' first-step growth limit). ``pcoeff=0, icoeff=1`` is the
+classical I controller (torchdiffeq's), ``pcoeff=0.4, icoeff=0.3`` the recommended PI controller.
 """
 
 from __future__ import annotations
