@@ -19,6 +19,7 @@ import argparse
 from collections.abc import Callable
 
 import torch
+from bench_explicit import MLPField  # benchmarks/ is on sys.path when a script here runs
 
 import pysciml
 from pysciml import systems
@@ -44,9 +45,7 @@ def problems(n: int) -> list[tuple[str, Field, torch.Tensor, float]]:
                 lambda t, y: torch.stack([1.5 * y[:, 0] - y[:, 0] * y[:, 1], y[:, 0] * y[:, 1] - 3 * y[:, 1]], 1),
                 0.5 + 3 * torch.rand(n, 2, dtype=DT, generator=gen), 10.0))
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.Tanh(), torch.nn.Linear(64, 64), torch.nn.Tanh(),
-                              torch.nn.Linear(64, 2)).double()
-    out.append(("mlp", lambda t, y: net(y), torch.randn(16 * n, 2, dtype=DT, generator=gen), 1.0))
+    out.append(("mlp", MLPField().double(), torch.randn(16 * n, 2, dtype=DT, generator=gen), 1.0))
     return out
 
 

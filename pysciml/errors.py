@@ -29,6 +29,11 @@ class UnknownNameError(ValidationError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnsupportedError(PySciMLError, NotImplementedError):
+    """An object lacks an optional capability by design (a non-semilinear system has no split, a matrix-free
+    linear part has no shifted solve); the message says which objects have it."""
+
+
 class BackendUnavailableError(PySciMLError, RuntimeError):
     """A backend (e.g. ``julia``) cannot be used on this machine; the message says why and how to install."""
 

@@ -73,10 +73,7 @@ class PIController:
         if self.pcoeff:
             fac.mul_(prev_ratio.clamp_min(_TINY).pow_(self.pcoeff / k))
             fac = torch.where(accept, fac, fac.clamp_max(1.0))
-        cap = self.max_factor if cap is None else cap
-        if isinstance(cap, torch.Tensor):
-            return torch.minimum(fac.clamp_min_(self.min_factor), cap)
-        return fac.clamp_(self.min_factor, cap)
+        return fac.clamp_min_(self.min_factor).clamp_max_(self.max_factor if cap is None else cap)
 
 
 def initial_step(field: Any, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tensor, order: int, rtol: Any,

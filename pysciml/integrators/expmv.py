@@ -186,10 +186,9 @@ class _Op(ABC):
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for ``x [g, k, n]``."""
 
+    @abstractmethod
     def apply_t(self, x: torch.Tensor) -> torch.Tensor:
-        """``A^T x`` for ``x [g, k, n]``, used by the 1-norm estimator; operators whose norm is never estimated
-        (the augmented φ-operator) do not provide it."""
-        raise NotImplementedError(f"{type(self).__name__} has no transpose")
+        """``A^T x`` for ``x [g, k, n]``, used by the 1-norm estimator."""
 
     def subset(self, idx: torch.Tensor) -> _Op:
         """The operators of the groups ``idx`` (a shared operator returns itself)."""
@@ -367,6 +366,13 @@ class _AugmentedOp(_Op):
         top = self.base.apply(x) + torch.matmul(y, self.w.transpose(-1, -2))
         bottom = torch.cat([y[..., 1:], torch.zeros_like(y[..., :1])], dim=-1)  # (J_p y)_i = y_{i+1}
         return torch.cat([top, bottom], dim=-1)
+
+    def apply_t(self, z: torch.Tensor) -> torch.Tensor:
+        # Ãᵀ [x; y] = [Aᵀ x; Wᵀ x + J_pᵀ y] with (J_pᵀ y)_i = y_{i-1}
+        n0 = self.base.n
+        x, y = z[..., :n0], z[..., n0:]
+        shifted = torch.cat([torch.zeros_like(y[..., :1]), y[..., :-1]], dim=-1)
+        return torch.cat([self.base.apply_t(x), torch.matmul(x, self.w) + shifted], dim=-1)
 
     def subset(self, idx: torch.Tensor) -> _Op:
         return _AugmentedOp(self.base.subset(idx), self.w[idx])

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import InputTypeError, UnsupportedError, ValidationError
 from .combination import combine, nonzero
 from .expmv import Diagonal, LinearOperator, phimv
 from .phi import phi_functions, phi_matrices
@@ -132,8 +133,9 @@ class LinearPart(ABC):
         """
 
     def shifted_solve(self, c: torch.Tensor, rhs: torch.Tensor, cache: Cache) -> torch.Tensor:
-        """``(I - c L)^{-1} rhs`` per sample (``c [B]``), for IMEX methods."""
-        raise NotImplementedError(f"{type(self).__name__} has no shifted solve")
+        """``(I - c L)^{-1} rhs`` per sample (``c [B]``), for IMEX methods (when ``has_shifted_solve``)."""
+        raise UnsupportedError(f"{type(self).__name__} has no solve with I - c L: IMEX methods need L as a dense "
+                              "matrix, a diagonal or a FourierMultiplier")
 
     @abstractmethod
     def negated(self) -> LinearPart:
@@ -312,8 +314,6 @@ def as_linear_part(linear: Any, phi: str = "auto") -> LinearPart:
     Accepted: a tensor ``[D, D]`` (dense), a tensor ``[D]`` (diagonal), :class:`~.expmv.Diagonal`,
     :class:`FourierMultiplier`, :class:`~.expmv.LinearOperator`, or a :class:`LinearPart`.
     """
-    from ..errors import InputTypeError, ValidationError
-
     if isinstance(linear, LinearPart):
         return linear
     if isinstance(linear, Diagonal):

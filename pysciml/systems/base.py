@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import InputTypeError, ValidationError
+from ..errors import InputTypeError, UnsupportedError, ValidationError
 from ._common import Array
 
 
@@ -104,11 +104,11 @@ class System(ABC):
 
     def linear_operator(self) -> np.ndarray:
         """Linear part ``L [dim, dim]`` of a semilinear system ``y' = L y + N(t, y)``."""
-        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+        raise UnsupportedError(self._not_semilinear())
 
     def _nonlinear(self, y: Array) -> Any:
         """``N(y)`` of a semilinear system, written once for numpy and torch (like :meth:`_field`)."""
-        raise NotImplementedError(f"system {self.name!r} has no semilinear split")
+        raise UnsupportedError(self._not_semilinear())
 
     def nonlinear(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """Nonlinear part ``N(t, y)`` of a semilinear system; ``y [batch, dim]`` → ``[batch, dim]``."""
@@ -127,12 +127,16 @@ class System(ABC):
         from ..integrators.split import SplitField
 
         if not self.semilinear:
-            raise ValidationError(f"system {self.name!r} is not semilinear (no split y' = L y + N(t, y)); "
-                                  "use an explicit or Rosenbrock method")
+            raise ValidationError(self._not_semilinear())
         lin = torch.as_tensor(self.linear_operator(), dtype=dtype)
         return SplitField(lin, self.nonlinear_torch)
 
     # ------------------------------------------------------------------ helpers
+    def _not_semilinear(self) -> str:
+        """What to say when a system without a split ``y' = L y + N(t, y)`` is asked for its parts."""
+        return (f"system {self.name!r} is not semilinear (no split y' = L y + N(t, y)); use an explicit or "
+                "Rosenbrock method")
+
     def state_names(self) -> list[str]:
         """Names of the state components (``y0, y1, …`` unless a system says better)."""
         return [f"y{i}" for i in range(self.dim)]

@@ -432,3 +432,16 @@ def test_early_termination_saves_matvecs() -> None:
     taylor_calls = sum(1 for rows in calls if rows == 1)  # the materialisation call has n rows
     assert cost >= 150
     assert 0 < taylor_calls < cost / 3
+
+
+def test_augmented_operator_transpose_matches_its_matrix() -> None:
+    """``Ã = [[A, W], [0, J_p]]``: ``apply_t`` is the transpose of ``apply`` (both recovered column by column)."""
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(2, 5, 5, dtype=DT, generator=gen)
+    w = torch.randn(2, 5, 3, dtype=DT, generator=gen)
+    op = expmv_module._AugmentedOp(expmv_module._DenseOp(a), w)
+    eye = torch.eye(8, dtype=DT).expand(2, 8, 8)
+    mat = op.apply(eye).transpose(-1, -2)  # row k of apply(eye) is Ã e_k, a column of Ã
+    assert torch.allclose(mat[:, :5, :5], a) and torch.allclose(mat[:, :5, 5:], w)
+    assert torch.equal(mat[:, 5:, 5:], torch.diag(torch.ones(2, dtype=DT), 1).expand(2, 3, 3))
+    assert torch.allclose(op.apply_t(eye).transpose(-1, -2), mat.transpose(-1, -2))
