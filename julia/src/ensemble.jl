@@ -4,6 +4,21 @@ as_abstol(abstol::Real) = Float64(abstol)
 as_abstol(abstol::AbstractVector) = Vector{Float64}(abstol)
 
 """
+    InitialStates(encode, U0)
+
+Ensemble `prob_func`: trajectory `i` starts from row `i` of `U0` `[batch, dim]` (mapped by `encode` into
+the problem's state). SciMLBase 3 calls `prob_func(prob, ctx)` with the trajectory index `ctx.sim_id`;
+the `(prob, i, repeat)` form of SciMLBase 2 is accepted too.
+"""
+struct InitialStates{E}
+    encode::E
+    U0::Matrix{Float64}
+end
+
+(s::InitialStates)(prob, ctx) = remake(prob; u0=s.encode(s.U0[ctx.sim_id, :]))
+(s::InitialStates)(prob, i::Integer, repeat) = remake(prob; u0=s.encode(s.U0[i, :]))
+
+"""
     solve_ensemble(system, params, u0s, tsave, alg, reltol, abstol; maxiters=100_000, dt=0.0)
 
 Solve `system` (name, parameter vector `params`) from every row of `u0s` `[batch, dim]` and save at
@@ -29,8 +44,7 @@ function solve_ensemble(system::AbstractString, params, u0s, tsave, alg::Abstrac
     if spec.split && atol isa Vector && system == "kuramoto_sivashinsky"
         throw(ArgumentError("a per-component abstol is not supported for split KS (Fourier coordinates)"))
     end
-    prob_func = (prob, i, repeat) -> remake(prob; u0=encode(U0[i, :]))
-    eprob = EnsembleProblem(prob; prob_func=prob_func, safetycopy=false)
+    eprob = EnsembleProblem(prob; prob_func=InitialStates(encode, U0), safetycopy=false)
     kwargs = (saveat=ts, reltol=Float64(reltol), abstol=atol, maxiters=Int(maxiters))
     if dt > 0
         kwargs = merge(kwargs, (dt=Float64(dt),))

@@ -23,6 +23,12 @@ vector and the initial state, by reverse-mode AD (Zygote) through `solve` with t
 algorithm `sensealg`. `loss = "sse"`: `½ Σ (Y - data)²`; `loss = "dot"`: `Σ data ⊙ Y` (a
 vector-Jacobian product with cotangent `data`, used by the torch autograd bridge). Only non-split
 problems (not Kuramoto–Sivashinsky) are supported. Returns the trajectory `y` `[T, dim]` too.
+
+A system without parameters (`two_body`) is differentiated with one placeholder parameter that its
+field never reads: SciMLSensitivity sizes its parameter-gradient work by `length(p)` (with
+`ForwardDiffSensitivity` an empty `p` gives chunk size 0 and `0 ÷ 0`: SciMLSensitivity 7.112.2,
+`src/concrete_solve.jl` lines 1296–1304), so no adjoint method is handed an empty
+vector. The placeholder's gradient is dropped: `grad_p` then has length 0.
 """
 function loss_sensitivity(system::AbstractString, params, u0, tsave, data, alg::AbstractString;
                           sensealg::AbstractString="GaussAdjoint", loss::AbstractString="sse",
@@ -36,7 +42,8 @@ function loss_sensitivity(system::AbstractString, params, u0, tsave, data, alg::
     D = Matrix{Float64}(data)
     spec = method_spec(alg)
     spec.split && throw(ArgumentError("method $alg needs a split problem; choose a non-split method"))
-    prob, _, _ = build_problem(system, p0, x0, (ts[1], ts[end]))
+    p_ad = isempty(p0) ? [0.0] : p0  # placeholder for parameter-free systems (see the docstring)
+    prob, _, _ = build_problem(system, p_ad, x0, (ts[1], ts[end]))
     sa = sensealg_named(sensealg)
     opts = (saveat=ts, reltol=Float64(reltol), abstol=Float64(abstol), maxiters=Int(maxiters))
     forward = solve(prob, spec.make(); opts...)
@@ -49,8 +56,8 @@ function loss_sensitivity(system::AbstractString, params, u0, tsave, data, alg::
         return loss == "sse" ? sum(abs2, Z .- D) / 2 : sum(Z .* D)
     end
     value = loss == "sse" ? sum(abs2, Y .- D) / 2 : sum(Y .* D)
-    gx, gp = Zygote.gradient(objective, x0, p0)
-    grad_p = gp === nothing ? zeros(length(p0)) : Vector{Float64}(gp)
+    gx, gp = Zygote.gradient(objective, x0, p_ad)
+    grad_p = (gp === nothing || isempty(p0)) ? zeros(length(p0)) : Vector{Float64}(gp)
     grad_u0 = gx === nothing ? zeros(length(x0)) : Vector{Float64}(gx)
     return (value, grad_p, grad_u0, Y)
 end

@@ -33,6 +33,8 @@ _LENGTH = struct.Struct("<Q")
 DEFAULT_HANDLER = "pysciml.backends._julia_worker:JuliaHandler"
 #: Environment variable through which the bridge tells the worker where the shipped Julia project is.
 PROJECT_ENV = "PYSCIML_JULIA_PROJECT_SOURCE"
+#: Environment variable naming pysciml's own juliapkg project (juliapkg mode); see :func:`juliapkg_project`.
+JULIAPKG_PROJECT_ENV = "PYSCIML_JULIAPKG_PROJECT"
 
 
 class ProtocolError(RuntimeError):
@@ -130,6 +132,20 @@ def read_project_toml(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]
     return sections
 
 
+def juliapkg_project(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """pysciml's own juliapkg project folder: ``PYSCIML_JULIAPKG_PROJECT``, default
+    ``~/.cache/pysciml/juliapkg-project``.
+
+    juliapkg keeps one dependency file per project (``<project>/pyjuliapkg/juliapkg.json``) and, by default,
+    one project per virtualenv that every ``import juliacall`` there resolves. pysciml registers the SciML
+    stack only in this separate project, so other juliacall users of the environment never see it.
+    """
+    env = os.environ if env is None else env
+    folder = env.get(JULIAPKG_PROJECT_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "pysciml",
+                                                           "juliapkg-project")
+    return Path(folder).resolve()
+
+
 class JuliaHandler:
     """Serves worker requests with the ``PySciMLBackend`` Julia module loaded through juliacall.
 
@@ -138,9 +154,10 @@ class JuliaHandler:
     * ``PYTHON_JULIACALL_EXE`` + ``PYTHON_JULIACALL_PROJECT`` (juliapkg bypassed): the project is the
       shipped ``PySciMLBackend`` project (a writable copy the bridge has instantiated) and the module is
       loaded with ``using``; with a project of the user's, the module file is included into it.
-    * otherwise juliapkg manages Julia: the project's dependencies (except PythonCall, which juliacall
-      pins itself) are registered with ``juliapkg.add`` on this opt-in first use, then juliacall
-      resolves them and the module file is included into a fresh module.
+    * otherwise juliapkg manages Julia in pysciml's own project (:func:`juliapkg_project`, set as
+      ``PYTHON_JULIAPKG_PROJECT`` for this process only): the project's dependencies (except PythonCall,
+      which juliacall pins itself) are registered there with ``juliapkg.add`` on this opt-in first use,
+      then juliacall resolves them and the module file is included into a fresh module.
     """
 
     def __init__(self) -> None:
@@ -158,11 +175,15 @@ class JuliaHandler:
             else:  # the user's own project: it must provide the dependencies
                 self.mod = self._include(juliacall, source)
         else:
+            private = juliapkg_project()
+            os.environ["PYTHON_JULIAPKG_PROJECT"] = str(private)  # read by juliapkg when it is imported
+            deps_file = private / "pyjuliapkg" / "juliapkg.json"
+            deps_file.parent.mkdir(parents=True, exist_ok=True)
             import juliapkg
 
             for name, uuid in project["deps"].items():
                 if name not in {"PythonCall", "LinearAlgebra"}:
-                    juliapkg.add(name, uuid, version=project["compat"].get(name))
+                    juliapkg.add(name, uuid, version=project["compat"].get(name), target=str(deps_file))
             import juliacall
 
             self.mod = self._include(juliacall, source)

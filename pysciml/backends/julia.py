@@ -10,7 +10,8 @@ juliacall (``PYTHON_JULIACALL_EXE``, ``PYTHON_JULIAPKG_EXE``, juliapkg's install
 ``PATH``) in well under five seconds, so that a machine without Julia gets a
 :class:`~pysciml.errors.BackendUnavailableError` at once, without any network access (juliapkg would
 otherwise try to download Julia). The worker start itself is bounded by ``PYSCIML_JULIA_START_TIMEOUT``
-seconds (default 1800: the first use precompiles the SciML stack, which takes minutes).
+seconds (default 1800: the first use precompiles the SciML stack, which takes minutes); while it waits, an
+elapsed-time indicator is shown.
 
 Environment variables honoured: ``PYTHON_JULIACALL_EXE`` + ``PYTHON_JULIACALL_PROJECT`` (bypass juliapkg;
 if only the executable is given the project defaults to a writable copy of the bundled one under
@@ -18,7 +19,9 @@ if only the executable is given the project defaults to a writable copy of the b
 ``PYTHON_JULIAPKG_PROJECT``, ``PYTHON_JULIAPKG_OFFLINE``, ``PYTHON_JULIACALL_THREADS`` /
 ``JULIA_NUM_THREADS`` (default ``auto``), ``PYTHON_JULIACALL_HANDLE_SIGNALS`` (default ``yes``, needed with
 several threads), ``PYTHON_JULIACALL_SYSIMAGE`` and the other ``PYTHON_JULIACALL_*`` options, which the
-worker inherits unchanged.
+worker inherits unchanged. In juliapkg mode the worker uses pysciml's own juliapkg project
+(``PYSCIML_JULIAPKG_PROJECT``, default ``~/.cache/pysciml/juliapkg-project``), never the one shared by the
+environment's other juliacall users.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import importlib.util
+import json
 import logging
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -44,7 +49,15 @@ from ..errors import BackendUnavailableError, ValidationError
 from ..status import Status
 from ..systems.base import System
 from ..validation import check_choice
-from ._julia_worker import DEFAULT_HANDLER, PROJECT_ENV, ProtocolError, encode_message, read_message
+from ._julia_worker import (
+    DEFAULT_HANDLER,
+    JULIAPKG_PROJECT_ENV,
+    PROJECT_ENV,
+    ProtocolError,
+    encode_message,
+    juliapkg_project,
+    read_message,
+)
 from .base import Backend, Solution
 
 logger = logging.getLogger("pysciml.backends.julia")
@@ -55,6 +68,11 @@ INSTALL_HINT = ("to use it: `pip install pysciml[julia]` and install Julia >= 1.
                 "Julia >= 1.10 executable")
 MIN_JULIA = (1, 10)
 PROBE_TIMEOUT_S = 4.0
+DEFAULT_START_TIMEOUT_S = 1800.0
+START_TIMEOUT_ENV = "PYSCIML_JULIA_START_TIMEOUT"
+PRECOMPILE_HINT = ("the first start installs and precompiles the SciML packages, which can take 10-30 minutes; "
+                   f"raise the limit with {START_TIMEOUT_ENV}=<seconds> (e.g. 3600) and retry (finished work "
+                   "is kept), or point PYTHON_JULIACALL_SYSIMAGE at a prebuilt system image")
 
 
 # --------------------------------------------------------------------------------------- method table
@@ -283,6 +301,36 @@ def cached_probe() -> JuliaProbe:
 
 
 # ------------------------------------------------------------------------------------------- worker
+def juliacall_pythoncall_pin() -> str | None:
+    """The PythonCall version spec the installed juliacall requires (``"=0.9.37"``), read from its
+    ``juliapkg.json`` without importing juliacall; ``None`` when juliacall is missing or ships none."""
+    spec = importlib.util.find_spec("juliacall")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        meta = json.loads((Path(spec.origin).parent / "juliapkg.json").read_text(encoding="utf-8"))
+        return str(meta["packages"]["PythonCall"]["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def runtime_project_toml(source: Path, pin: str | None) -> str:
+    """Text of the bundled ``Project.toml`` for the instantiated copy: PythonCall's [compat] set to ``pin``.
+
+    The bundled file admits a range of PythonCall versions; juliacall loads PythonCall from this project
+    and needs exactly its own version, so the copy is pinned to it.
+    """
+    text = (source / "Project.toml").read_text(encoding="utf-8")
+    if pin is None:
+        return text
+    head, sep, compat = text.partition("[compat]")
+    compat, n = re.subn(r'(?m)^PythonCall = ".*"$', f'PythonCall = "{pin}"', compat)
+    if not sep or n != 1:
+        raise BackendUnavailableError(f"{source / 'Project.toml'} has no [compat] entry for PythonCall; "
+                                      "reinstall pysciml")
+    return head + sep + compat
+
+
 def _worker_env(probe: JuliaProbe) -> dict[str, str]:
     env = dict(os.environ)
     source = shipped_project_dir()
@@ -291,27 +339,41 @@ def _worker_env(probe: JuliaProbe) -> dict[str, str]:
         default = Path.home() / ".cache" / "pysciml" / "julia-project"
         target = Path(env.get("PYSCIML_JULIA_PROJECT_DIR") or default)
         (target / "src").mkdir(parents=True, exist_ok=True)
+        toml = runtime_project_toml(source, juliacall_pythoncall_pin())
         old_toml = target / "Project.toml"
-        if old_toml.is_file() and old_toml.read_bytes() != (source / "Project.toml").read_bytes():
+        if old_toml.is_file() and old_toml.read_text(encoding="utf-8") != toml:
             (target / "Manifest.toml").unlink(missing_ok=True)  # dependencies changed: re-instantiate
-        for rel in ["Project.toml", *(f"src/{p.name}" for p in (source / "src").glob("*.jl"))]:
-            shutil.copyfile(source / rel, target / rel)
+        old_toml.write_text(toml, encoding="utf-8")
+        for path in (source / "src").glob("*.jl"):
+            shutil.copyfile(path, target / "src" / path.name)
         env["PYTHON_JULIACALL_PROJECT"] = str(target)
         env["PYSCIML_JULIA_INSTANTIATE"] = "yes"
-    elif not env.get("PYTHON_JULIACALL_EXE") and not env.get("PYTHON_JULIAPKG_EXE") and probe.executable:
-        env["PYTHON_JULIAPKG_EXE"] = probe.executable  # the Julia the probe found; juliapkg will not download
+    elif not env.get("PYTHON_JULIACALL_EXE"):
+        if not env.get("PYTHON_JULIAPKG_EXE") and probe.executable:
+            env["PYTHON_JULIAPKG_EXE"] = probe.executable  # the Julia the probe found: no download
+        env[JULIAPKG_PROJECT_ENV] = str(juliapkg_project(env))  # pysciml's own, not the shared one
     if not env.get("PYTHON_JULIACALL_THREADS") and not env.get("JULIA_NUM_THREADS"):
         env["PYTHON_JULIACALL_THREADS"] = "auto"
     env.setdefault("PYTHON_JULIACALL_HANDLE_SIGNALS", "yes")
     return env
 
 
+def instantiate_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of the ``Pkg.instantiate`` subprocess: PythonCall (loaded through SciMLBase's PythonCall
+    extension while precompiling) uses this interpreter (``JULIA_PYTHONCALL_EXE``) and CondaPkg installs
+    nothing (``JULIA_CONDAPKG_BACKEND=Null``), as juliapkg arranges for its own Julia runs."""
+    out = dict(os.environ if env is None else env)
+    out["JULIA_PYTHONCALL_EXE"] = sys.executable
+    out["JULIA_CONDAPKG_BACKEND"] = "Null"
+    return out
+
+
 def instantiate_project(exe: str, project: str, timeout: float) -> None:
     """Install and precompile the project's dependencies with plain Julia (``Pkg.instantiate``), once.
 
     Needed before juliacall starts on ``project`` (it loads PythonCall from it). Skipped when a
-    ``Manifest.toml`` exists; ``Pkg.offline`` when ``PYTHON_JULIAPKG_OFFLINE=yes``. Raises
-    :class:`BackendUnavailableError` on failure or after ``timeout`` seconds.
+    ``Manifest.toml`` exists; ``Pkg.offline`` when ``PYTHON_JULIAPKG_OFFLINE=yes``; environment from
+    :func:`instantiate_env`. Raises :class:`BackendUnavailableError` on failure or after ``timeout`` seconds.
     """
     if (Path(project) / "Manifest.toml").is_file():
         return
@@ -321,7 +383,11 @@ def instantiate_project(exe: str, project: str, timeout: float) -> None:
     logger.warning("installing and precompiling the Julia packages of %s (first use; minutes)", project)
     try:
         done = subprocess.run([exe, f"--project={project}", "--startup-file=no", "-e", script],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                              env=instantiate_env())
+    except subprocess.TimeoutExpired as exc:
+        raise BackendUnavailableError(f"instantiating the Julia project {project} did not finish within "
+                                      f"{timeout:g} s: " + PRECOMPILE_HINT) from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise BackendUnavailableError(f"could not instantiate the Julia project {project}: {exc}; "
                                       + INSTALL_HINT) from exc
@@ -337,13 +403,15 @@ class JuliaWorker:
         handler: ``"module:Class"`` the worker serves requests with (the Julia handler by default).
         env: environment of the worker process.
         start_timeout: seconds to wait for the worker's start-up reply before killing it.
+        progress: show the elapsed time (tqdm, on stderr) when the start takes more than two seconds.
     """
 
     def __init__(self, handler: str = DEFAULT_HANDLER, env: dict[str, str] | None = None,
-                 start_timeout: float = 1800.0) -> None:
+                 start_timeout: float = DEFAULT_START_TIMEOUT_S, progress: bool = True) -> None:
         self.handler = handler
         self.env = env
         self.start_timeout = start_timeout
+        self.progress = progress
         self.info: dict[str, Any] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -358,18 +426,40 @@ class JuliaWorker:
         self._proc = subprocess.Popen([sys.executable, "-m", "pysciml.backends._julia_worker", self.handler],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
         assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
         try:
-            reply = read_message(self._proc.stdout.fileno(), timeout=self.start_timeout)
+            waited = self._wait_readable(fd)
+            reply = read_message(fd, timeout=max(1.0, self.start_timeout - waited))
         except ProtocolError as exc:
             self.close(force=True)
-            raise BackendUnavailableError(f"the Julia worker did not start ({exc}; start timeout "
-                                          f"{self.start_timeout:g} s); " + INSTALL_HINT) from exc
+            if "timed out" in str(exc):
+                raise BackendUnavailableError(
+                    f"the Julia worker did not start within {self.start_timeout:g} s "
+                    f"({START_TIMEOUT_ENV}): " + PRECOMPILE_HINT) from exc
+            raise BackendUnavailableError(f"the Julia worker did not start ({exc}); " + INSTALL_HINT) from exc
         if not reply.get("ok"):
             self.close(force=True)
             raise BackendUnavailableError(f"the Julia worker failed to start: {reply.get('error')}; "
                                           + INSTALL_HINT)
         self.info = dict(reply.get("result") or {})
         return self.info
+
+    def _wait_readable(self, fd: int) -> float:
+        """Wait until the worker writes (or ``start_timeout`` passes), showing the elapsed time; returns
+        the seconds waited. Raises :class:`ProtocolError` on time-out."""
+        from tqdm.auto import tqdm
+
+        start = time.monotonic()
+        with tqdm(desc="starting the Julia worker (first start precompiles: minutes)", unit="s",
+                  bar_format="{desc}: {elapsed} elapsed", delay=2.0, disable=not self.progress,
+                  file=sys.stderr) as bar:
+            while True:
+                waited = time.monotonic() - start
+                if waited >= self.start_timeout:
+                    raise ProtocolError("timed out waiting for the Julia worker")
+                if select.select([fd], [], [], min(1.0, self.start_timeout - waited))[0]:
+                    return time.monotonic() - start
+                bar.refresh()
 
     def call(self, op: str, timeout: float | None = None, **kwargs: Any) -> Any:
         """Run ``op`` in the worker and return its result; worker-side errors raise ``RuntimeError``."""
@@ -427,7 +517,7 @@ def get_worker() -> JuliaWorker:
         probe = cached_probe()
         if not probe.available:
             raise BackendUnavailableError(f"the julia backend is not available: {probe.reason}")
-        timeout = float(os.environ.get("PYSCIML_JULIA_START_TIMEOUT", "1800"))
+        timeout = float(os.environ.get(START_TIMEOUT_ENV, str(DEFAULT_START_TIMEOUT_S)))
         logger.warning("starting the Julia worker (%s); the first use precompiles the SciML packages and can "
                        "take several minutes", probe.reason)
         env = _worker_env(probe)

@@ -98,6 +98,19 @@ KEYWORDS: dict[str, dict[str, list[tuple[str, str, str, str]]]] = {
     "expv": {"m": [_EXPV + (r"kwargs\.\.\.",), _EXPV_HB + (r"kwargs_arnoldi\.\.\.",), _ARNOLDI + (r"\bm = ",)],
              "tol": [_EXPV + (r"kwargs\.\.\.",), _EXPV_HB + (r"kwargs_arnoldi\.\.\.",),
                      _ARNOLDI + (r"kwargs\.\.\.",), _ARNOLDI_BANG + (r"\btol(::Real)? = ",)]},
+    # not keywords: how SciMLBase calls our prob_func, and why an empty parameter vector is not passed to
+    # SciMLSensitivity (ForwardDiffSensitivity's chunk size is length(p) when below 12: 0 ÷ 0)
+    "prob_func": {
+        "(prob, ctx)": [("SciMLBase", "src/ensemble/basic_ensemble_solve.jl", r"prob\.prob_func\(_prob, ctx\)",
+                         r"prob\.prob_func\(_prob, ctx\)")],
+        "ctx.sim_id": [("SciMLBase", "src/ensemble/basic_ensemble_solve.jl", r"^struct EnsembleContext",
+                        r"^\s*sim_id::Int")]},
+    "ForwardDiffSensitivity(empty p)": {
+        "chunk_size = length(tunables)": [("SciMLSensitivity", "src/concrete_solve.jl",
+                                           r"CS === 0 && length\(tunables\) < 12", r"length\(tunables\)$")],
+        "num_chunks = length(tunables) ÷ chunk_size": [
+            ("SciMLSensitivity", "src/concrete_solve.jl", r"num_chunks = length\(tunables\) ÷ chunk_size",
+             r"num_chunks = length\(tunables\) ÷ chunk_size")]},
     "phiv": {"m": [_PHIV + (r"kwargs_arnoldi\.\.\.",), _ARNOLDI + (r"\bm = ",)],
              "tol": [_PHIV + (r"kwargs_arnoldi\.\.\.",), _ARNOLDI + (r"kwargs\.\.\.",),
                      _ARNOLDI_BANG + (r"\btol(::Real)? = ",)]},
@@ -149,18 +162,20 @@ def find_export(src: Source, name: str) -> tuple[str, int] | None:
 
 
 def find_in_signature(src: Source, path: str, start: str, pattern: str) -> int | None:
-    """Line of ``pattern`` inside the signature that begins at the first line matching ``start``."""
+    """Line of ``pattern`` inside the signature that begins at the first line matching ``start`` (up to its
+    closing bracket; when the start line is balanced, e.g. ``struct X``, within the next 15 lines)."""
     lines = src.lines(path)
     if lines is None:
         return None
     for i, line in enumerate(lines):
         if re.search(start, line):
+            window = 15 if lines[i].count("(") == lines[i].count(")") else 60
             depth = 0
-            for j in range(i, min(i + 60, len(lines))):
+            for j in range(i, min(i + window, len(lines))):
                 if re.search(pattern, lines[j]):
                     return j + 1
                 depth += lines[j].count("(") - lines[j].count(")")
-                if depth <= 0:  # the signature's brackets closed
+                if window == 60 and depth <= 0:  # the signature's brackets closed
                     break
     return None
 
