@@ -13,7 +13,8 @@ import numpy as np
 
 
 class FakeHandler:
-    """Behaviour picked by ``FAKE_HANDLER_MODE``: ``ok`` (default), ``fail`` (start-up error), ``hang``."""
+    """Behaviour picked by ``FAKE_HANDLER_MODE``: ``ok`` (default), ``fail`` (start-up error), ``hang``,
+    ``slow`` (starts after 3 s)."""
 
     def __init__(self) -> None:
         mode = os.environ.get("FAKE_HANDLER_MODE", "ok")
@@ -21,6 +22,8 @@ class FakeHandler:
             raise RuntimeError("fake start-up failure: could not find Julia")
         if mode == "hang":
             time.sleep(120)
+        if mode == "slow":  # a start that takes a few seconds, like a short precompilation
+            time.sleep(3.0)
 
     def info(self) -> dict[str, Any]:
         return {"julia_version": "fake", "threads": 1, "pid": os.getpid(),

@@ -4,6 +4,7 @@ handler), return-code mapping, worker replies → Solution, and the Python ↔ J
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -202,10 +203,52 @@ def test_worker_start_failure_carries_the_reason() -> None:
 def test_worker_start_is_bounded_by_the_timeout() -> None:
     worker = _worker("hang", start_timeout=1.5)
     start = time.monotonic()
-    with pytest.raises(BackendUnavailableError, match="did not start"):
+    with pytest.raises(BackendUnavailableError, match="did not start within 1.5 s") as info:
         worker.start()
     assert time.monotonic() - start < 10.0
     assert not worker.alive
+    # the message says what takes so long and how to allow more time
+    assert "precompiles" in str(info.value) and "PYSCIML_JULIA_START_TIMEOUT=<seconds>" in str(info.value)
+
+
+def test_slow_start_shows_elapsed_time(capsys: pytest.CaptureFixture[str]) -> None:
+    worker = _worker("slow", start_timeout=60.0)
+    try:
+        assert worker.start()["julia_version"] == "fake"
+    finally:
+        worker.close()
+    err = capsys.readouterr().err
+    assert "starting the Julia worker" in err and "elapsed" in err and "00:0" in err
+
+
+def test_instantiate_runs_with_this_python_and_no_conda(tmp_path: Path) -> None:
+    """Pkg.instantiate runs with JULIA_PYTHONCALL_EXE = this interpreter and JULIA_CONDAPKG_BACKEND=Null."""
+    from pysciml.backends.julia import instantiate_project
+
+    record = tmp_path / "env.txt"
+    exe = tmp_path / "julia"
+    exe.write_text(f"#!/bin/sh\necho \"$JULIA_PYTHONCALL_EXE|$JULIA_CONDAPKG_BACKEND|$*\" > {record}\n")
+    exe.chmod(0o755)
+    (tmp_path / "proj").mkdir()
+    instantiate_project(str(exe), str(tmp_path / "proj"), timeout=30.0)
+    python, backend, args = record.read_text().strip().split("|")
+    assert python == sys.executable and backend == "Null"
+    assert f"--project={tmp_path / 'proj'}" in args and "Pkg.instantiate()" in args
+
+
+def test_juliapkg_mode_uses_a_pysciml_owned_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pysciml.backends.julia import JuliaProbe, _worker_env
+
+    for var in ("PYTHON_JULIACALL_EXE", "PYTHON_JULIACALL_PROJECT", "PYSCIML_JULIAPKG_PROJECT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PYTHON_JULIAPKG_PROJECT", str(tmp_path / "shared"))
+    env = _worker_env(JuliaProbe(True, "fake", "/opt/julia/bin/julia", "1.11.0"))
+    assert env["PYSCIML_JULIAPKG_PROJECT"] == str(tmp_path / ".cache" / "pysciml" / "juliapkg-project")
+    assert env["PYTHON_JULIAPKG_EXE"] == "/opt/julia/bin/julia"
+    monkeypatch.setenv("PYSCIML_JULIAPKG_PROJECT", str(tmp_path / "mine"))
+    assert _worker_env(JuliaProbe(True, "fake", "/x", "1.11.0"))["PYSCIML_JULIAPKG_PROJECT"] == str(
+        tmp_path / "mine")
 
 
 def test_real_julia_handler_fails_cleanly_offline_without_julia(tmp_path: Path) -> None:
@@ -218,16 +261,22 @@ def test_real_julia_handler_fails_cleanly_offline_without_julia(tmp_path: Path) 
     if probe_julia().available:
         pytest.skip("Julia is installed here; this test covers machines without it")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON_JULIACALL_")}
-    env.update(PYTHON_JULIAPKG_OFFLINE="yes", PYTHON_JULIAPKG_PROJECT=str(tmp_path / "jlenv"),
-               **{PROJECT_ENV: str(shipped_project_dir())})
+    # PYTHON_JULIAPKG_PROJECT plays the juliapkg project every juliacall user of the environment shares
+    env.update(PYTHON_JULIAPKG_OFFLINE="yes", PYTHON_JULIAPKG_PROJECT=str(tmp_path / "shared"),
+               PYSCIML_JULIAPKG_PROJECT=str(tmp_path / "jlenv"), **{PROJECT_ENV: str(shipped_project_dir())})
     worker = JuliaWorker(handler=DEFAULT_HANDLER, env=env, start_timeout=60.0)
     start = time.monotonic()
     with pytest.raises(BackendUnavailableError, match="failed to start.*Julia"):
         worker.start()
     assert time.monotonic() - start < 30.0
-    # opt-in registration went to the private juliapkg project, with our compat bounds
-    deps = (tmp_path / "jlenv" / "pyjuliapkg" / "juliapkg.json").read_text()
-    assert "OrdinaryDiffEqRosenbrock" in deps and "43230ef6-c299-4910-a778-202eb28ce4ce" in deps
+    # opt-in registration went to pysciml's own juliapkg project, with our compat bounds ...
+    deps = json.loads((tmp_path / "jlenv" / "pyjuliapkg" / "juliapkg.json").read_text())
+    assert deps["packages"]["OrdinaryDiffEqRosenbrock"] == {"uuid": "43230ef6-c299-4910-a778-202eb28ce4ce",
+                                                            "version": "2"}
+    assert deps["packages"]["SciMLBase"]["version"] == read_project_toml(
+        shipped_project_dir() / "Project.toml")["compat"]["SciMLBase"]
+    # ... and nothing into the shared one
+    assert not (tmp_path / "shared" / "pyjuliapkg" / "juliapkg.json").exists()
 
 
 # ----------------------------------------------- JuliaBackend / sensitivity plumbing over a stand-in worker

@@ -125,6 +125,8 @@ def test_a_broken_julia_fails_at_worker_start_with_reason(tmp_path: Path, monkey
     assert not ok and "failed to start" in reason  # remembered: auto will not pick the broken install
     assert (tmp_path / "project" / "Project.toml").is_file()  # writable copy of the bundled project
     assert (tmp_path / "project" / "src" / "PySciMLBackend.jl").is_file()
+    pin = jl.juliacall_pythoncall_pin()  # the copy pins PythonCall to the installed juliacall's version
+    assert pin and f'PythonCall = "{pin}"' in (tmp_path / "project" / "Project.toml").read_text()
 
 
 def test_failed_project_instantiation_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
