@@ -37,6 +37,7 @@ import select
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -381,19 +382,53 @@ def instantiate_project(exe: str, project: str, timeout: float) -> None:
     script = ("import Pkg; " + ("Pkg.offline(true); " if offline else "")
               + "Pkg.instantiate(); Pkg.precompile()")
     logger.warning("installing and precompiling the Julia packages of %s (first use; minutes)", project)
-    try:
-        done = subprocess.run([exe, f"--project={project}", "--startup-file=no", "-e", script],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env=instantiate_env())
-    except subprocess.TimeoutExpired as exc:
-        raise BackendUnavailableError(f"instantiating the Julia project {project} did not finish within "
-                                      f"{timeout:g} s: " + PRECOMPILE_HINT) from exc
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise BackendUnavailableError(f"could not instantiate the Julia project {project}: {exc}; "
-                                      + INSTALL_HINT) from exc
-    if done.returncode != 0:
-        raise BackendUnavailableError(f"Pkg.instantiate failed for {project} (exit {done.returncode}): "
-                                      f"{(done.stderr or done.stdout)[-2000:]}")
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: Pkg's output cannot block it
+        try:
+            proc = subprocess.Popen([exe, f"--project={project}", "--startup-file=no", "-e", script],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    text=True, env=instantiate_env())
+        except OSError as exc:
+            raise BackendUnavailableError(f"could not instantiate the Julia project {project}: {exc}; "
+                                          + INSTALL_HINT) from exc
+
+        def finished(wait: float) -> bool:
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+
+        try:
+            wait_showing_elapsed(finished, timeout, "installing and precompiling the Julia packages")
+        except TimeoutError as exc:
+            proc.kill()
+            proc.wait()
+            raise BackendUnavailableError(f"instantiating the Julia project {project} did not finish within "
+                                          f"{timeout:g} s: " + PRECOMPILE_HINT) from exc
+        log.seek(0)
+        output = log.read()
+    if proc.returncode != 0:
+        raise BackendUnavailableError(f"Pkg.instantiate failed for {project} (exit {proc.returncode}): "
+                                      f"{output[-2000:]}")
+
+
+def wait_showing_elapsed(ready: Callable[[float], bool], timeout: float, desc: str,
+                         progress: bool = True) -> float:
+    """Call ``ready(slice_seconds)`` (which may block up to that long) until it returns True, showing the
+    elapsed time (tqdm on stderr, once the wait passes two seconds). Returns the seconds waited; raises
+    :class:`TimeoutError` after ``timeout`` seconds."""
+    from tqdm.auto import tqdm
+
+    start = time.monotonic()
+    with tqdm(desc=desc, bar_format="{desc}: {elapsed} elapsed", delay=2.0, disable=not progress,
+              file=sys.stderr) as bar:
+        while True:
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise TimeoutError(f"{desc}: not done after {timeout:g} s")
+            if ready(min(1.0, timeout - waited)):
+                return time.monotonic() - start
+            bar.refresh()
 
 
 class JuliaWorker:
@@ -447,19 +482,13 @@ class JuliaWorker:
     def _wait_readable(self, fd: int) -> float:
         """Wait until the worker writes (or ``start_timeout`` passes), showing the elapsed time; returns
         the seconds waited. Raises :class:`ProtocolError` on time-out."""
-        from tqdm.auto import tqdm
-
-        start = time.monotonic()
-        with tqdm(desc="starting the Julia worker (first start precompiles: minutes)", unit="s",
-                  bar_format="{desc}: {elapsed} elapsed", delay=2.0, disable=not self.progress,
-                  file=sys.stderr) as bar:
-            while True:
-                waited = time.monotonic() - start
-                if waited >= self.start_timeout:
-                    raise ProtocolError("timed out waiting for the Julia worker")
-                if select.select([fd], [], [], min(1.0, self.start_timeout - waited))[0]:
-                    return time.monotonic() - start
-                bar.refresh()
+        try:
+            return wait_showing_elapsed(lambda wait: bool(select.select([fd], [], [], wait)[0]),
+                                        self.start_timeout,
+                                        "starting the Julia worker (first start precompiles: minutes)",
+                                        progress=self.progress)
+        except TimeoutError as exc:
+            raise ProtocolError("timed out waiting for the Julia worker") from exc
 
     def call(self, op: str, timeout: float | None = None, **kwargs: Any) -> Any:
         """Run ``op`` in the worker and return its result; worker-side errors raise ``RuntimeError``."""

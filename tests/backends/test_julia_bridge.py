@@ -236,6 +236,22 @@ def test_instantiate_runs_with_this_python_and_no_conda(tmp_path: Path) -> None:
     assert f"--project={tmp_path / 'proj'}" in args and "Pkg.instantiate()" in args
 
 
+def test_slow_instantiate_shows_elapsed_time_and_is_bounded(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from pysciml.backends.julia import instantiate_project
+
+    exe = tmp_path / "julia"
+    exe.write_text("#!/bin/sh\nexec sleep 60\n")  # exec: the kill reaches the sleep
+    exe.chmod(0o755)
+    (tmp_path / "proj").mkdir()
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailableError, match="did not finish within 3 s.*PYSCIML_JULIA_START_TIMEOUT"):
+        instantiate_project(str(exe), str(tmp_path / "proj"), timeout=3.0)
+    assert time.monotonic() - start < 10.0
+    err = capsys.readouterr().err
+    assert "installing and precompiling the Julia packages" in err and "elapsed" in err
+
+
 def test_juliapkg_mode_uses_a_pysciml_owned_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pysciml.backends.julia import JuliaProbe, _worker_env
 
