@@ -12,7 +12,10 @@ smallest distance along the sampled rays, ``min_k t_k``, which is never below th
 above it whenever no direction points exactly at the nearest boundary point. For a boundary that is flat on
 the scale of ``D`` (e.g. a linear classifier) ``min_k t_k = D / max_k cos θ_k``, ``θ_k`` the angle between
 ``u_k`` and the normal: the relative overestimate ``1/max cos − 1`` shrinks with ``K`` and grows with the
-dimension; :func:`sphere_search_bias` gives its quantiles. The binary search also assumes that the labels
+dimension; :func:`sphere_search_bias` gives its quantiles. So ``upper ≥ D`` always, ``distance ≥ (1 − rtol) D``,
+and ``distance ≤ D (1 + η)`` with the probability that the quantile ``η`` is computed for (tested on linear
+classifiers: with ``K = 64`` directions in 2-D the largest overestimate over 60 points was 2 %, with ``K = 400``
+in 5-D 17 %). The binary search also assumes that the labels
 along each ray change only once inside the bracket; a thin sliver of another class between two grid radii can
 be missed (refine the grid with ``radii=`` / ``n_radii=``).
 """
