@@ -65,7 +65,8 @@ class ClassificationData:
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, test)`` with ``round(test_fraction · n_c)`` test samples from every class ``c``.
 
-    Deterministic for a given ``seed``; each class keeps its proportion in both parts.
+    Deterministic for a given ``seed``; each class keeps its proportion in both parts, and both index arrays are
+    in random order (so that files stored class by class come out mixed).
     """
     if not 0 < test_fraction < 1:
         raise ValidationError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
@@ -76,4 +77,4 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
         k = int(round(test_fraction * idx.size))
         test.append(idx[:k])
         train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
