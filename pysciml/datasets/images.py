@@ -73,12 +73,16 @@ def _check_images_labels(x: np.ndarray, y: np.ndarray, where: str) -> None:
         raise DatasetError(f"{where}: labels must be in 0..9, found {int(y.min())}..{int(y.max())}")
 
 
-def _read_idx_dir(directory: Path, files: dict[str, Path]) -> list[np.ndarray]:
+def _read_idx_dir(directory: Path) -> list[np.ndarray]:
+    """``[x_train, y_train, x_test, y_test]`` from the four IDX files in ``directory`` (images scaled to [0, 1])."""
+    files = _idx_files(directory)
+    if files is None:
+        raise DatasetError(f"{directory} lacks one of the four IDX files {sorted(_IDX_NAMES.values())} (.gz or not)")
     arrays = {key: read_idx(path) for key, path in files.items()}
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
         _check_images_labels(x, y, f"{files[f'x_{part}'].name} / {files[f'y_{part}'].name} in {directory}")
-    return [arrays[k] / 255.0 if k.startswith("x") else arrays[k] for k in _IDX_NAMES]
+    return [arrays[k].astype(np.float32) / np.float32(255) if k.startswith("x") else arrays[k] for k in _IDX_NAMES]
 
 
 def _finish(arrays: list[np.ndarray], meta: dict[str, object], flatten: bool,
@@ -95,11 +99,10 @@ def load_fashion_mnist(root: str | os.PathLike[str] | None = None, *, flatten: b
     candidates = [Path(root)] if root is not None else _env_dirs("PYSCIML_FASHION_MNIST_DIR",
                                                                   "/usr/share/datasets/fashion-mnist")
     for directory in candidates:
-        files = _idx_files(directory)
-        if files is not None:
+        if _idx_files(directory) is not None:
             meta = {"name": "fashion_mnist", "source": "idx", "root": str(directory),
                     "classes": list(FASHION_MNIST_CLASSES)}
-            return _finish(_read_idx_dir(directory, files), meta, flatten, dtype)
+            return _finish(_read_idx_dir(directory), meta, flatten, dtype)
     raise DatasetError(
         "FashionMNIST IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
         "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) not found in "
@@ -239,7 +242,7 @@ def load_mnist(root: str | os.PathLike[str] | None = None, *, source: str = "aut
         kind, path = find_mnist(source)
     meta: dict[str, object] = {"name": "mnist", "source": kind, "root": str(path)}
     if kind == "idx":
-        return _finish(_read_idx_dir(path, _idx_files(path) or {}), meta, flatten, dtype)
+        return _finish(_read_idx_dir(path), meta, flatten, dtype)
     images, labels = _SUBSET_READERS[kind](path)
     _check_images_labels(images, labels, str(path))
     train, test = stratified_split(labels, test_fraction, seed)
