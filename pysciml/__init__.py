@@ -29,7 +29,7 @@ _LAZY: dict[str, str] = {
     "Status": "pysciml.status",
 }
 _SUBMODULES = {"systems", "backends", "data", "integrators", "models", "stability", "regularizers",
-               "training", "errors", "cli", "compat", "sensitivity"}
+               "training", "errors", "cli", "compat", "sensitivity", "datasets", "evaluation"}
 
 
 def __getattr__(name: str) -> Any:

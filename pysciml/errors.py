@@ -39,7 +39,8 @@ class BackendUnavailableError(PySciMLError, RuntimeError):
 
 
 class DatasetError(PySciMLError, ValueError):
-    """An HDF5 dataset file is missing, truncated or does not follow the pysciml schema."""
+    """A data file is missing, truncated or malformed: an HDF5 trajectory set that does not follow the pysciml
+    schema, an IDX/MNIST file, or a cache of derived data (autoencoder latents) that fails its checksum."""
 
 
 class CheckpointError(PySciMLError, ValueError):
