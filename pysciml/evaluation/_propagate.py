@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import InputTypeError, UnsupportedError, ValidationError
 from ..validation import check_choice, check_positive_int
 
-__all__ = ["Propagator", "make_propagator", "model_dtype", "state_field"]
+__all__ = ["Propagator", "is_latent_model", "make_propagator", "model_dtype", "state_field"]
 
 Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -32,7 +32,7 @@ def model_dtype(model: Any, default: torch.dtype = torch.float64) -> torch.dtype
     return default
 
 
-def _is_latent_model(model: Any) -> bool:
+def is_latent_model(model: Any) -> bool:
     """A :class:`pysciml.models.StructurePreservingNODE`-like model: encoder, decoder and ``latent_field()``."""
     return all(hasattr(model, a) for a in ("encoder", "decoder")) and callable(getattr(model, "latent_field", None))
 
@@ -62,7 +62,7 @@ def state_field(model: Any, kind: str = "auto") -> Field:
         return model
     if callable(getattr(model, "vector_field", None)):
         return model.vector_field
-    if _is_latent_model(model) and isinstance(model.encoder, nn.Identity) and isinstance(model.decoder, nn.Identity):
+    if is_latent_model(model) and isinstance(model.encoder, nn.Identity) and isinstance(model.decoder, nn.Identity):
         return lambda t, y: model.latent_field()(t, y)
     raise UnsupportedError(f"{type(model).__name__} has no vector field in the data's coordinates (it evolves a "
                            "latent state through an autoencoder); offline and Jacobian errors need a field model, a "
@@ -87,7 +87,7 @@ class Propagator:
                  solver_options: dict[str, Any] | None = None) -> None:
         self.model = model
         self.kind = _kind(model, kind)
-        self.latent = self.kind == "rollout" and _is_latent_model(model)
+        self.latent = self.kind == "rollout" and is_latent_model(model)
         self.options = dict(solver_options or {})
         if self.kind == "field":
             self.method = method or "rk4"
