@@ -101,7 +101,13 @@ class Propagator:
             self.method = "model"
 
     def start(self, y0: torch.Tensor) -> torch.Tensor:
-        """Initial carried state of ``y0 [B, d]`` (the latent code for latent models)."""
+        """Initial carried state of ``y0 [B, d]`` (the latent code for latent models); a field is evaluated once
+        on the first state to check that it returns a state of the same shape."""
+        if self.kind == "field":
+            out = self.model(torch.zeros(1, dtype=y0.dtype), y0[:1])
+            if not isinstance(out, torch.Tensor) or out.shape != y0[:1].shape:
+                raise ValidationError(f"the vector field returns {getattr(out, 'shape', type(out).__name__)} for a "
+                                      f"state of shape {tuple(y0[:1].shape)}; its dimension must match the data's")
         return self.model.encoder(y0) if self.latent else y0
 
     def _odeint(self, field: Any, state: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
