@@ -27,7 +27,7 @@ def two_body_truth() -> tuple[systems.System, np.ndarray, np.ndarray]:
     return tb, t.numpy(), ys.numpy()
 
 
-@pytest.mark.parametrize("chunk_size", [None, 1, 77])
+@pytest.mark.parametrize("chunk_size", [None, 3, 77])
 def test_true_field_has_zero_errors(two_body_truth, chunk_size):
     tb, t, ys = two_body_truth
     ev = evaluate_rollout(tb.rhs_torch, (t, ys), system=tb, chunk_size=chunk_size)
@@ -39,9 +39,10 @@ def test_true_field_has_zero_errors(two_body_truth, chunk_size):
 
 def test_rollout_chunks_match_one_call(two_body_truth):
     tb, t, ys = two_body_truth
+    t, ys = t[:201], ys[:, :201]
     y0 = torch.as_tensor(ys[:, 0])
     whole = rollout(tb.rhs_torch, y0, t, method="dopri5", rtol=1e-9, atol=1e-12)
-    chunked = rollout(tb.rhs_torch, y0, t, method="dopri5", rtol=1e-9, atol=1e-12, chunk_size=100)
+    chunked = rollout(tb.rhs_torch, y0, t, method="dopri5", rtol=1e-9, atol=1e-12, chunk_size=60)
     assert whole.shape == chunked.shape == ys.shape
     torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-7)
     # and both approximate the RK4 data to the accuracy of RK4 at dt = 0.01
