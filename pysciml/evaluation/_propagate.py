@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import InputTypeError, UnsupportedError, ValidationError
 from ..validation import check_choice, check_positive_int
 
-__all__ = ["Propagator", "is_latent_model", "make_propagator", "model_dtype", "state_field"]
+__all__ = ["Propagator", "is_latent_model", "make_propagator", "model_device", "model_dtype", "state_field"]
 
 Field = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -30,6 +30,14 @@ def model_dtype(model: Any, default: torch.dtype = torch.float64) -> torch.dtype
             if p.is_floating_point():
                 return p.dtype
     return default
+
+
+def model_device(model: Any) -> torch.device:
+    """Device of the model's first parameter (CPU for parameter-free callables)."""
+    if isinstance(model, nn.Module):
+        for p in model.parameters():
+            return p.device
+    return torch.device("cpu")
 
 
 def is_latent_model(model: Any) -> bool:
@@ -104,7 +112,7 @@ class Propagator:
         """Initial carried state of ``y0 [B, d]`` (the latent code for latent models); a field is evaluated once
         on the first state to check that it returns a state of the same shape."""
         if self.kind == "field":
-            out = self.model(torch.zeros(1, dtype=y0.dtype), y0[:1])
+            out = self.model(torch.zeros(1, dtype=y0.dtype, device=y0.device), y0[:1])
             if not isinstance(out, torch.Tensor) or out.shape != y0[:1].shape:
                 raise ValidationError(f"the vector field returns {getattr(out, 'shape', type(out).__name__)} for a "
                                       f"state of shape {tuple(y0[:1].shape)}; its dimension must match the data's")

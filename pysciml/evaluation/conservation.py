@@ -41,33 +41,41 @@ def _check_states(system: System, ys: Any) -> np.ndarray:
 
 
 class InvariantTracker:
-    """Streaming conservation errors: feed consecutive time chunks ``[n, k, d]``, starting at ``t_0``."""
+    """Streaming conservation errors: feed consecutive time chunks ``[n, k, d]`` of ``n_times`` in all, from ``t_0``.
 
-    def __init__(self, system: System, floor: float = 1e-12) -> None:
+    The error curves ``[n, n_times]`` are allocated once (memory independent of the chunking).
+    """
+
+    def __init__(self, system: System, n_times: int, floor: float = 1e-12) -> None:
         if not (np.isfinite(floor) and floor >= 0):
             raise ValidationError(f"floor must be a finite number >= 0, got {floor!r}")
-        self.system, self.floor = system, float(floor)
-        self.initial: dict[str, np.ndarray] | None = None
-        self.parts: dict[str, list[np.ndarray]] = {}
+        self.system, self.n_times, self.floor = system, int(n_times), float(floor)
+        self.initial: dict[str, np.ndarray] = {}
+        self.errors: dict[str, np.ndarray] = {}
+        self.filled = 0
 
     def update(self, ys: Any) -> None:
         """Add the chunk ``ys [n, k, d]`` (the first chunk's first time is ``t_0``)."""
         values = self.system.invariants(_check_states(self.system, ys))
-        if self.initial is None:
-            self.initial = {name: v[:, 0].copy() for name, v in values.items()}
-            self.parts = {name: [] for name in values}
+        a, b = self.filled, self.filled + np.shape(ys)[1]
+        if b > self.n_times:
+            raise ValidationError(f"more than n_times={self.n_times} times were fed to the tracker")
         for name, v in values.items():
-            self.parts[name].append(np.abs(v - self.initial[name][:, None]))
+            if a == 0:
+                self.initial[name] = v[:, 0].copy()
+                self.errors[name] = np.empty((v.shape[0], self.n_times))
+            self.errors[name][:, a:b] = np.abs(v - self.initial[name][:, None])
+        self.filled = b
 
     def result(self) -> dict[str, ConservationError]:
-        """``{invariant: ConservationError}`` (empty for systems without invariants)."""
+        """``{invariant: ConservationError}`` over the times fed so far (empty for systems without invariants)."""
         out: dict[str, ConservationError] = {}
-        for name, parts in self.parts.items():
+        for name, err in self.errors.items():
             init = self.initial[name]
-            err = np.concatenate(parts, axis=1)
+            err = err[:, :self.filled]
             relative = bool(np.all(np.abs(init) > self.floor))
             if relative:
-                err = err / np.abs(init)[:, None]
+                err /= np.abs(init)[:, None]
             out[name] = ConservationError("relative" if relative else "absolute", init, err)
         return out
 
@@ -78,6 +86,7 @@ def conservation_errors(system: System, ys: Any, floor: float = 1e-12) -> dict[s
     Returns ``{name: ConservationError(kind, initial [n], error [n, T])}``; non-finite states give non-finite
     errors (never hidden). ``floor``: the ``|I(x(t_0))|`` below which the error is absolute, not relative.
     """
-    tracker = InvariantTracker(system, floor)
-    tracker.update(ys)
+    arr = _check_states(system, ys)
+    tracker = InvariantTracker(system, arr.shape[1], floor)
+    tracker.update(arr)
     return tracker.result()

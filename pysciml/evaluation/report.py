@@ -26,6 +26,7 @@ errors (:mod:`.field_errors`) and, for Kuramoto–Sivashinsky, the statistics of
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -41,7 +42,7 @@ from ..io import atomic_path
 from ..stability import log_norm, spectral_abscissa, stiffness_index, trajectory_jacobians
 from ..systems import KuramotoSivashinsky, System
 from ..validation import check_positive_int
-from ._propagate import is_latent_model, model_dtype, state_field
+from ._propagate import is_latent_model, model_device, model_dtype, state_field
 from .field_errors import evaluation_points, jacobian_error, offline_error
 from .plots import plot_along_time, plot_eigenvalues, plot_error_curves, plot_final_errors, plot_lines
 from .rollout import _as_data, evaluate_rollout, jsonable, order_quantiles, system_from_meta
@@ -56,7 +57,7 @@ from .statistics import (
     spectral_derivatives,
 )
 
-__all__ = ["certificates", "rollout_report", "stability_report", "write_json"]
+__all__ = ["certificates", "on_cpu", "rollout_report", "stability_report", "write_json"]
 
 
 def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
@@ -65,6 +66,13 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(jsonable(payload), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path
+
+
+def on_cpu(model: Any) -> Any:
+    """``model`` itself if it lives on the CPU, else a CPU copy (the diagnostics here run on the CPU in float64)."""
+    if isinstance(model, nn.Module) and model_device(model).type != "cpu":
+        return copy.deepcopy(model).cpu()
+    return model
 
 
 def _stats(values: torch.Tensor | np.ndarray) -> dict[str, float]:
@@ -133,6 +141,7 @@ def stability_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | No
     Args:
         model: vector field, or structure-preserving model (analysed in its latent space).
         data: :class:`pysciml.data.TrajectoryData` or ``(t [T], y [n, T, d])`` (real trajectories).
+            The analysis runs on the CPU (a model on another device is copied there).
         out_dir: folder for ``stability.json``, ``stability_eigenvalues.png``, ``stability_abscissae.png``
             (``None``: nothing written).
         max_trajectories, max_times: evenly spaced trajectories and times at which Jacobians are formed (fewer for
@@ -148,6 +157,7 @@ def stability_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | No
     ts, ys = _sample(t, y[np.all(np.isfinite(y), axis=(1, 2))], max_trajectories, max_times)
     if ys.shape[0] == 0:
         raise ValidationError("data holds no finite trajectory to analyse")
+    model = on_cpu(model)
     dtype = model_dtype(model)
     field, pts, space = _analysis_field(model, torch.as_tensor(ys, dtype=dtype), kind)
     jac = trajectory_jacobians(field, torch.as_tensor(ts, dtype=dtype), pts).to(torch.float64)
@@ -242,7 +252,7 @@ def rollout_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | None
         report["field_errors_skipped"] = "no system given and none recorded in the data"
     else:
         try:
-            field = state_field(model, kind)
+            field = state_field(on_cpu(model), kind)
         except UnsupportedError as exc:
             report["field_errors_skipped"] = str(exc)
         else:

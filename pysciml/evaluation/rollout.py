@@ -32,7 +32,7 @@ from ..errors import InputTypeError, ValidationError
 from ..systems import System
 from ..systems import get as get_system
 from ..validation import check_positive_int
-from ._propagate import make_propagator, model_dtype
+from ._propagate import make_propagator, model_device, model_dtype
 from .conservation import ConservationError, InvariantTracker
 
 __all__ = ["QUANTILES", "RolloutEvaluation", "TrajectoryLoss", "evaluate_rollout", "jsonable", "order_quantiles",
@@ -290,13 +290,13 @@ def evaluate_rollout(model: Any, data: Any, *, system: System | str | None = Non
     dtype = dtype or model_dtype(model)
     prop = make_propagator(model, kind=kind, method=method)
     prop.options = _solver_options(prop.kind, method, t, {**prop.options, **solver_options})
-    tracker = InvariantTracker(system, invariant_floor) if system is not None else None
     n, n_t, d = y.shape
+    tracker = InvariantTracker(system, n_t, invariant_floor) if system is not None else None
     rel = np.empty((n, n_t))
     sq = np.zeros(n)
     states = np.empty_like(y) if keep_states else None
-    y0 = torch.as_tensor(y[:, 0], dtype=dtype)
-    for a, ys in prop.chunks(y0, torch.as_tensor(t), chunk_size, progress):
+    y0 = torch.as_tensor(y[:, 0], dtype=dtype, device=model_device(model))
+    for a, ys in prop.chunks(y0, torch.as_tensor(t, device=y0.device), chunk_size, progress):
         pred = ys.detach().to(torch.float64).cpu().numpy()
         if pred.shape[2] != d:
             raise ValidationError(f"the model returns states of dimension {pred.shape[2]}, the data has {d}")
