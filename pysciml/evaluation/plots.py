@@ -43,8 +43,9 @@ def plot_error_curves(t: np.ndarray, curves: dict[str, dict[str, np.ndarray]], p
 def plot_final_errors(values: dict[str, np.ndarray], path: str | Path, xlabel: str) -> Path:
     """Histogram (log-spaced bins) of final errors per trajectory; non-finite ones are counted in the legend."""
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    finite_all = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values.values()] + [np.array([1e-16, 1.0])])
-    bins = np.logspace(np.log10(finite_all.min()), np.log10(finite_all.max()) + 1e-9, 30)
+    positive = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in values.values()])
+    lo, hi = (positive.min() / 2, positive.max() * 2) if positive.size else (1e-16, 1.0)
+    bins = np.logspace(np.log10(lo), np.log10(hi), 30)
     for name, v in values.items():
         ok = np.isfinite(v)
         ax.hist(np.clip(v[ok], bins[0], None), bins=bins, alpha=0.6,

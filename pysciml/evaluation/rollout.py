@@ -141,17 +141,17 @@ def _check_data(t: np.ndarray, y: np.ndarray, horizon: int | None, dim: int | No
     return t, y
 
 
-def _solver_options(prop_kind: str, method: str | None, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
+def _solver_options(prop_kind: str, method: str, t: np.ndarray, options: dict[str, Any]) -> dict[str, Any]:
     """Default the fixed step to the data spacing for fixed-step methods of field models."""
     if prop_kind != "field" or "step_size" in options:
         return options
     from ..integrators.registry import make_stepper
 
-    if make_stepper(method or "rk4").adaptive:
+    if make_stepper(method).adaptive:
         return options
     dt = np.diff(t)
     if not np.allclose(dt, dt[0], rtol=1e-9, atol=0.0):
-        raise ValidationError(f"method {method or 'rk4'!r} steps with a fixed step but the data grid is not uniform; "
+        raise ValidationError(f"method {method!r} steps with a fixed step but the data grid is not uniform; "
                               "pass step_size=")
     return {**options, "step_size": float(dt[0])}
 
@@ -273,7 +273,7 @@ def evaluate_rollout(model: Any, data: Any, *, system: System | str | None = Non
         method: ``odeint`` method (fields default to ``rk4`` with ``step_size`` = the data spacing).
         chunk_size: time steps per ``odeint`` call (``None``: one call); memory is flat in the horizon.
         threshold: ``R_e`` above which a trajectory counts as diverged.
-        keep_states: also return the rollouts ``[n, T, d]``.
+        keep_states: also return the rollouts ``[n, T, d]`` (memory then grows with the horizon).
         dtype: dtype of the rollout (default: the model's parameter dtype, float64 for parameter-free models).
         progress: tqdm bar over the time steps.
         invariant_floor: see :func:`~pysciml.evaluation.conservation.conservation_errors`.
@@ -288,8 +288,8 @@ def evaluate_rollout(model: Any, data: Any, *, system: System | str | None = Non
     if not (math.isfinite(float(threshold)) and float(threshold) > 0):
         raise ValidationError(f"threshold must be a finite relative error > 0, got {threshold!r}")
     dtype = dtype or model_dtype(model)
-    prop = make_propagator(model, kind=kind, method=method)
-    prop.options = _solver_options(prop.kind, method, t, {**prop.options, **solver_options})
+    prop = make_propagator(model, kind=kind, method=method, **solver_options)
+    prop.options = _solver_options(prop.kind, prop.method, t, prop.options)
     n, n_t, d = y.shape
     tracker = InvariantTracker(system, n_t, invariant_floor) if system is not None else None
     rel = np.empty((n, n_t))
@@ -304,7 +304,8 @@ def evaluate_rollout(model: Any, data: Any, *, system: System | str | None = Non
         truth = y[:, a:b]
         rel[:, a:b] = relative_error(pred, truth)
         with np.errstate(over="ignore", invalid="ignore"):
-            sq += np.nan_to_num(((pred - truth) ** 2).sum(axis=(1, 2)), nan=np.inf)
+            chunk_sq = ((pred - truth) ** 2).sum(axis=(1, 2))
+        sq += np.where(np.isfinite(chunk_sq), chunk_sq, np.inf)
         if tracker is not None:
             tracker.update(pred)
         if states is not None:
