@@ -271,8 +271,9 @@ def rollout_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | None
         plot_final_errors({"model": ev.final_error}, out / "final_error.png",
                           f"final relative error R_e(t = {ev.t[-1]:g})")
         if ev.conservation:
-            plot_error_curves(ev.t, {name: ev.curve(ce.error) for name, ce in ev.conservation.items()},
-                              out / "conservation.png", "conservation error (relative unless noted in JSON)",
+            plot_error_curves(ev.t, {f"{name} ({ce.kind})": ev.curve(ce.error)
+                                     for name, ce in ev.conservation.items()},
+                              out / "conservation.png", "conservation error |I(x(t)) − I(x(t₀))| (/|I(x(t₀))|)",
                               time_unit)
     return report
 

@@ -167,7 +167,8 @@ def autocorrelation(u: Any, max_lag: int) -> np.ndarray:
 
 def plot_joint_pdfs(pdfs: dict[str, JointPDF], path: str | Path, title: str = "") -> Path:
     """Side-by-side filled contours of ``log10`` of the joint PDFs of ``(u_x, u_xx)`` (like seed 003 Fig. 8)."""
-    fig, axes = plt.subplots(1, len(pdfs), figsize=(4.2 * len(pdfs), 3.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(pdfs), figsize=(4.2 * len(pdfs), 3.8), squeeze=False, sharey=True,
+                             layout="constrained")
     floor = min(float(p.density[p.density > 0].min()) for p in pdfs.values() if np.any(p.density > 0))
     top = max(float(p.density.max()) for p in pdfs.values())
     levels = np.linspace(math.log10(floor), math.log10(top), 13)
