@@ -134,19 +134,26 @@ def _analysis_field(model: Any, ys: torch.Tensor, kind: str) -> tuple[Any, torch
     return (lambda t, y: field(t, y)), z, "latent"
 
 
-def stability_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | None = None, *, kind: str = "auto",
-                     max_trajectories: int = 8, max_times: int = 50, time_unit: str = "time units") -> dict[str, Any]:
+def stability_report(model: Any, data: Any = None, out_dir: str | os.PathLike[str] | None = None, *,
+                     kind: str = "auto", max_trajectories: int = 8, max_times: int = 50,
+                     time_unit: str = "time units") -> dict[str, Any]:
     """Stability report of ``model`` on the trajectories of ``data`` (module docstring); written to ``out_dir``.
 
     Args:
         model: vector field, or structure-preserving model (analysed in its latent space).
-        data: :class:`pysciml.data.TrajectoryData` or ``(t [T], y [n, T, d])`` (real trajectories).
-            The analysis runs on the CPU (a model on another device is copied there).
+        data: :class:`pysciml.data.TrajectoryData`, a dataset path or ``(t [T], y [n, T, d])`` (real trajectories);
+            ``None``: only the certificates. The analysis runs on the CPU (a model on another device is copied).
         out_dir: folder for ``stability.json``, ``stability_eigenvalues.png``, ``stability_abscissae.png``
             (``None``: nothing written).
         max_trajectories, max_times: evenly spaced trajectories and times at which Jacobians are formed (fewer for
             large dimensions so that the ``[B, T, d, d]`` Jacobians stay below ~160 MB).
     """
+    model = on_cpu(model)
+    if data is None:
+        report: dict[str, Any] = {"certificates": certificates(model)}
+        if out_dir is not None:
+            write_json(Path(out_dir) / "stability.json", report)
+        return report
     t, y, _ = _as_data(data)
     if y.ndim != 3 or y.shape[1] != t.size or t.size < 2:
         raise ValidationError(f"data must be t [T >= 2] and y [n, T, d], got {t.shape} and {y.shape}")
@@ -157,7 +164,6 @@ def stability_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | No
     ts, ys = _sample(t, y[np.all(np.isfinite(y), axis=(1, 2))], max_trajectories, max_times)
     if ys.shape[0] == 0:
         raise ValidationError("data holds no finite trajectory to analyse")
-    model = on_cpu(model)
     dtype = model_dtype(model)
     field, pts, space = _analysis_field(model, torch.as_tensor(ys, dtype=dtype), kind)
     jac = trajectory_jacobians(field, torch.as_tensor(ts, dtype=dtype), pts).to(torch.float64)
@@ -168,7 +174,7 @@ def stability_report(model: Any, data: Any, out_dir: str | os.PathLike[str] | No
                  "log_norm_1": log_norm(jac, 1), "log_norm_inf": log_norm(jac, math.inf),
                  "spectral_norm": torch.linalg.matrix_norm(jac, ord=2), "stiffness_index": stiff.index,
                  "condition_number": stiff.condition, "stiffness_ratio": stiff.ratio}
-    report: dict[str, Any] = {
+    report = {
         "space": space, "dim": int(pts.shape[-1]), "n_trajectories": int(pts.shape[0]), "n_times": int(ts.size),
         "t0": float(t[0]), "t1": float(t[-1]),
         "along_trajectories": {k: _stats(v) for k, v in per_point.items()},

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -113,12 +114,17 @@ def system_from_meta(meta: dict[str, Any]) -> System | None:
 
 
 def _as_data(data: Any) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    if isinstance(data, (str, os.PathLike)):
+        from ..data import load_dataset
+
+        data = load_dataset(data)
     if hasattr(data, "t") and hasattr(data, "y"):
         meta = dict(getattr(data, "meta", {}))
         return np.asarray(data.t, dtype=np.float64), np.asarray(data.y, dtype=np.float64), meta
     if isinstance(data, tuple) and len(data) == 2:
         return np.asarray(data[0], dtype=np.float64), np.asarray(data[1], dtype=np.float64), {}
-    raise InputTypeError(f"data must be a pysciml.data.TrajectoryData or a tuple (t [T], y [n, T, d]), got "
+    raise InputTypeError(f"data must be a pysciml.data.TrajectoryData, the path of a pysciml HDF5 dataset or a tuple "
+                         f"(t [T], y [n, T, d]), got "
                          f"{type(data).__name__}")
 
 
@@ -136,8 +142,10 @@ def _check_data(t: np.ndarray, y: np.ndarray, horizon: int | None, dim: int | No
         t, y = t[:horizon + 1], y[:, :horizon + 1]
     if t.size < 2:
         raise ValidationError("test data must hold at least two times")
-    if not np.all(np.isfinite(y[:, 0])):
-        raise ValidationError("test data has non-finite initial states; drop those trajectories (data.successful())")
+    if not np.all(np.isfinite(y)):
+        bad = int((~np.all(np.isfinite(y), axis=(1, 2))).sum())
+        raise ValidationError(f"test data has non-finite states in {bad} trajectories (failed ground-truth solves?); "
+                              "drop them first, e.g. data.successful()")
     return t, y
 
 
@@ -266,7 +274,8 @@ def evaluate_rollout(model: Any, data: Any, *, system: System | str | None = Non
 
     Args:
         model: vector field ``f(t, y)``, rollout model ``forward(y0, t)`` or structure-preserving model.
-        data: :class:`pysciml.data.TrajectoryData` or ``(t [T], y [n, T, d])`` (ground truth).
+        data: :class:`pysciml.data.TrajectoryData`, the path of a pysciml HDF5 dataset, or ``(t [T], y [n, T, d])``
+            (ground truth, finite everywhere).
         system: the true system, for conservation errors (default: from ``data.meta``; ``None``: skipped).
         horizon: number of time steps of the data grid to roll out (default: all); longer than the data →
             :class:`~pysciml.errors.ValidationError`.

@@ -121,7 +121,7 @@ def test_bad_input_is_rejected(two_body_truth):
         evaluate_rollout(lambda s, y: y[:, :3], (t, ys))
     nan_start = ys.copy()
     nan_start[0, 0, 0] = np.nan
-    with pytest.raises(ValidationError, match="non-finite initial"):
+    with pytest.raises(ValidationError, match="non-finite states"):
         evaluate_rollout(tb.rhs_torch, (t, nan_start))
     with pytest.raises(ValidationError, match="threshold"):
         evaluate_rollout(tb.rhs_torch, (t, ys), threshold=-1.0)

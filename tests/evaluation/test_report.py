@@ -80,3 +80,39 @@ def test_structure_preserving_certificates(data):
     assert report["empirical_lipschitz_lower_bound"] <= a_norm + lip["lipschitz_bound"] + 1e-12
     rollout = rollout_report(model, data, None, system="two_body", progress=False)
     assert rollout["offline_error"] is None and "autoencoder" in rollout["field_errors_skipped"]
+
+
+def test_ks_rollout_report_statistics_of_the_true_field(tmp_path):
+    ks = systems.get("kuramoto_sivashinsky")
+    field = ks.split_field()
+    t = torch.arange(0.0, 40.0 + 1e-9, 1.0, dtype=torch.float64)
+    truth = odeint(field, torch.as_tensor(ks.initial_conditions(3, seed=4)), t, method="etdrk4", step_size=0.25).ys
+    report = rollout_report(field, (t.numpy(), truth.numpy()), tmp_path, system=ks, method="etdrk4", step_size=0.25,
+                            pdf_bins=24, estimator="hutchinson", progress=False)
+    stats = report["ks_statistics"]
+    assert stats["n_finite_rollouts"] == 3 and stats["hellinger"] == pytest.approx(0.0, abs=1e-7)
+    assert stats["kl_truth_model"] == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(stats["energy_spectrum"]["model"], stats["energy_spectrum"]["truth"], rtol=1e-9)
+    assert report["trajectory_loss"]["total"] <= 1e-20
+    je = report["jacobian_error"]
+    assert je["estimator"] == "hutchinson" and je["mean_sq_fro"] <= 1e-20 * 4.8e3 ** 2  # round-off of |k|⁴ entries
+    assert report["conservation"]["mean"]["kind"] == "absolute"
+    assert {"ks_joint_pdf.png", "ks_energy_spectrum.png", "ks_autocorrelation.png"} <= {
+        p.name for p in tmp_path.iterdir()}
+
+
+def test_reports_from_a_dataset_file_and_certificates_only(tmp_path):
+    from pysciml.data import generate
+
+    path = tmp_path / "test.h5"
+    generate("rigid_body", 3, np.linspace(0.0, 1.0, 11), path, method="DOP853", rtol=1e-10, atol=1e-12,
+             progress=False)
+    rb = systems.get("rigid_body")
+    report = rollout_report(rb.rhs_torch, str(path), None, method="dopri5", rtol=1e-10, atol=1e-12, progress=False)
+    assert set(report["conservation"]) == {"casimir", "energy"}  # the system is read from the file
+    assert report["final_relative_error"]["q95"] < 1e-7
+    torch.manual_seed(3)
+    cert = stability_report(StableNODE(3).double(), None, tmp_path / "cert")
+    assert cert["certificates"]["stable_node"]["flow_lipschitz_bound"] is None
+    assert json.loads((tmp_path / "cert" / "stability.json").read_text())["certificates"]["stable_node"]["delta"] \
+        == pytest.approx(cert["certificates"]["stable_node"]["delta"])
