@@ -32,7 +32,8 @@ def plot_error_curves(t: np.ndarray, curves: dict[str, dict[str, np.ndarray]], p
         ax.fill_between(t, c["q25"], c["q75"], color=color, alpha=0.25, lw=0, label=f"{name}: 25–75 %")
         ax.plot(t, c["q50"], color=color, lw=1.5, label=f"{name}: median")
         ax.plot(t, c["mean_finite"], color=color, lw=1.0, ls="--", label=f"{name}: mean (finite)")
-    ax.set_yscale("log")
+    if any(np.any(np.isfinite(c["q95"]) & (c["q95"] > 0)) for c in curves.values()):
+        ax.set_yscale("log")  # (all-zero errors, e.g. the true field as model, stay on a linear axis)
     ax.set_xlabel(f"t ({time_unit})")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
