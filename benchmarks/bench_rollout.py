@@ -13,8 +13,8 @@ Ground truth: the true field integrated by pysciml's RK4 (generated once, before
 Each (candidate, horizon) runs once in a fresh subprocess; memory is the growth of the peak resident set
 (``resource.getrusage``) during the rollout, over the process after loading the data, building the model and
 one 10-step warm-up; ``tracemalloc`` gives the Python/numpy allocations' peak. Horizons 1,000 and 10,000 steps
-show that our memory does not grow with the horizon beyond the kept [n, T] error curves (8 bytes per
-trajectory and step).
+show that our memory does not grow with the horizon beyond the [n, T] error curves it keeps (R_e and one per
+invariant, 8 bytes per trajectory and step each).
 The last line is ``rollout_seconds=<s> peak_mb=<m>`` (ours, 10,000 steps).
 
 Usage: ``python benchmarks/bench_rollout.py [--quick]`` (``--quick``: 2,000 steps instead of 10,000).
@@ -135,10 +135,10 @@ def main() -> None:
         print(f"{c:<12} {n:>6} {r['seconds']:>8.2f} {r['rss_growth_mb']:>14.1f} {r['traced_peak_mb']:>15.1f} "
               f"{r['mean_final_re']:>15.6g}")
     ours, peer = results[("ours", horizon)], results[("torchdiffeq", horizon)]
-    kept_mb = N_TRAJ * (horizon - short) * 8 / 2**20
+    kept_mb = 3 * N_TRAJ * (horizon - short) * 8 / 2**20  # R_e and the two invariants' error curves
     growth = ours["rss_growth_mb"] - results[("ours", short)]["rss_growth_mb"]
-    print(f"ours: memory growth from {short} to {horizon} steps {growth:.1f} MB (the kept R_e curves: "
-          f"{kept_mb:.1f} MB)")
+    print(f"ours: peak RSS growth from {short} to {horizon} steps {growth:.1f} MB (the extra [n, T] curves it keeps, "
+          f"R_e and two conservation errors: {kept_mb:.1f} MB)")
     print(f"ratio_vs_torchdiffeq_rk4={ours['seconds'] / peer['seconds']:.3f} (time, ours / theirs, {horizon} steps)")
     print(f"rollout_seconds={ours['seconds']:.2f} peak_mb={ours['rss_growth_mb']:.1f}")
 
