@@ -220,7 +220,11 @@ class RolloutEvaluation:
         return out
 
     def summary(self, max_points: int = 1000) -> dict[str, Any]:
-        """JSON-ready summary; curves subsampled to at most ``max_points`` times; non-finite numbers → ``None``."""
+        """JSON-ready summary; curves subsampled to at most ``max_points`` times.
+
+        Non-finite numbers become ``None``: in a quantile or ``R_e`` value it means ``+inf`` (a blown-up
+        trajectory), in ``divergence.time_per_trajectory`` it means "never diverged".
+        """
         idx = np.unique(np.linspace(0, self.t.size - 1, min(max_points, self.t.size)).round().astype(int))
         loss = self.loss
         div = self.divergence_time
