@@ -1,10 +1,18 @@
-"""Evaluation of learned dynamical systems: long-rollout metrics, field and Jacobian errors, conservation errors,
-chaotic statistics (Kuramoto–Sivashinsky) and stability reports."""
+"""Evaluation of learned dynamical systems (Janvier et al., arXiv:2602.04608; Alvarez Loya et al., arXiv:2503.01775).
+
+* :mod:`.rollout` — chunked long rollouts and their metrics: ``R_e(θ, t)``, ``L_traj``, divergence times, final
+  errors; :mod:`.conservation` — conservation errors of the systems' invariants;
+* :mod:`.field_errors` — offline error ``ε_θ`` and Jacobian error ``J_e`` (exact or Hutchinson);
+* :mod:`.statistics` — Kuramoto–Sivashinsky statistics: joint PDF of ``(u_x, u_xx)``, Hellinger / KL distances,
+  energy spectrum, autocorrelation;
+* :mod:`.report` — stability and rollout reports written as JSON + figures.
+"""
 
 from __future__ import annotations
 
 from .conservation import ConservationError, conservation_errors
 from .field_errors import JacobianError, OfflineError, evaluation_points, jacobian_error, offline_error
+from .report import certificates, rollout_report, stability_report
 from .rollout import (
     RolloutEvaluation,
     TrajectoryLoss,
@@ -14,7 +22,19 @@ from .rollout import (
     time_to_divergence,
     trajectory_loss,
 )
+from .statistics import (
+    JointPDF,
+    autocorrelation,
+    energy_spectrum,
+    hellinger,
+    joint_pdf,
+    kl_divergence,
+    pdf_grid,
+    spectral_derivatives,
+)
 
-__all__ = ["ConservationError", "JacobianError", "OfflineError", "RolloutEvaluation", "TrajectoryLoss",
-           "conservation_errors", "evaluate_rollout", "evaluation_points", "jacobian_error", "offline_error",
-           "relative_error", "rollout", "time_to_divergence", "trajectory_loss"]
+__all__ = ["ConservationError", "JacobianError", "JointPDF", "OfflineError", "RolloutEvaluation", "TrajectoryLoss",
+           "autocorrelation", "certificates", "conservation_errors", "energy_spectrum", "evaluate_rollout",
+           "evaluation_points", "hellinger", "jacobian_error", "joint_pdf", "kl_divergence", "offline_error",
+           "pdf_grid", "relative_error", "rollout", "rollout_report", "spectral_derivatives", "stability_report",
+           "time_to_divergence", "trajectory_loss"]

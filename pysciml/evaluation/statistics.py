@@ -31,9 +31,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ValidationError
-from ..plotting import plt
 from ..validation import check_positive_int
-from .plots import save_and_close
+from .plots import pyplot, save_and_close
 
 __all__ = ["JointPDF", "autocorrelation", "energy_spectrum", "hellinger", "joint_pdf", "kl_divergence",
            "pdf_grid", "spectral_derivatives", "plot_joint_pdfs"]
@@ -167,7 +166,7 @@ def autocorrelation(u: Any, max_lag: int) -> np.ndarray:
 
 def plot_joint_pdfs(pdfs: dict[str, JointPDF], path: str | Path, title: str = "") -> Path:
     """Side-by-side filled contours of ``log10`` of the joint PDFs of ``(u_x, u_xx)`` (like seed 003 Fig. 8)."""
-    fig, axes = plt.subplots(1, len(pdfs), figsize=(4.2 * len(pdfs), 3.8), squeeze=False, sharey=True,
+    fig, axes = pyplot().subplots(1, len(pdfs), figsize=(4.2 * len(pdfs), 3.8), squeeze=False, sharey=True,
                              layout="constrained")
     floor = min(float(p.density[p.density > 0].min()) for p in pdfs.values() if np.any(p.density > 0))
     top = max(float(p.density.max()) for p in pdfs.values())
