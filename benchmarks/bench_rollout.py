@@ -7,6 +7,8 @@ Ground truth: the true field integrated by pysciml's RK4 (generated once, before
 * ours: ``evaluate_rollout(model, data, chunk_size=1000)`` — chunked ``odeint(method="rk4")`` under no_grad,
   computing R_e(t), L_traj, divergence times and both invariants' conservation errors as it goes (the rollout
   states themselves are not kept);
+* ours without the evaluation layer: one ``pysciml.odeint(method="rk4")`` call over the whole horizon under
+  no_grad (all states kept), then R_e(t) — separates the engine's cost from the chunked evaluation's;
 * peer: ``torchdiffeq.odeint(model, y0, t, method="rk4", options={"step_size": dt})`` under no_grad (all states
   kept), then R_e(t) from them. torchdiffeq's "rk4" is the 3/8-rule variant: also 4 field evaluations per step.
 
@@ -76,6 +78,17 @@ def _ours(field: torch.nn.Module, t: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(ev.final_error[np.isfinite(ev.final_error)]))
 
 
+def _odeint(field: torch.nn.Module, t: np.ndarray, y: np.ndarray) -> float:
+    from pysciml import odeint
+    from pysciml.evaluation import relative_error
+
+    with torch.no_grad():
+        ys = odeint(field, torch.as_tensor(y[:, 0]), torch.as_tensor(t), method="rk4", step_size=DT,
+                    max_steps=2 * len(t)).ys
+    rel = relative_error(ys.numpy(), y)
+    return float(np.mean(rel[:, -1][np.isfinite(rel[:, -1])]))
+
+
 def _peer(field: torch.nn.Module, t: np.ndarray, y: np.ndarray) -> float:
     import torchdiffeq
 
@@ -93,7 +106,7 @@ def _child(candidate: str, n_steps: int, data: str) -> None:
     with np.load(data) as z:
         t, y = z["t"][:n_steps + 1].copy(), z["y"][:, :n_steps + 1].copy()
     field = Field()
-    run = _ours if candidate == "ours" else _peer
+    run = {"ours": _ours, "odeint": _odeint, "torchdiffeq": _peer}[candidate]
     run(field, t[:11], y[:, :11])  # warm-up (imports, allocator)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
@@ -128,7 +141,7 @@ def main() -> None:
         data = Path(tmp) / "truth.npz"
         print(f"generating ground truth: {N_TRAJ} two-body trajectories, {horizon} RK4 steps of {DT}")
         _truth(horizon, data)
-        results = {(c, n): _measure(c, n, data) for n in (short, horizon) for c in ("ours", "torchdiffeq")}
+        results = {(c, n): _measure(c, n, data) for n in (short, horizon) for c in ("ours", "odeint", "torchdiffeq")}
     print(f"{'candidate':<12} {'steps':>6} {'seconds':>8} {'RSS growth MB':>14} {'traced peak MB':>15} "
           f"{'mean final R_e':>15}")
     for (c, n), r in results.items():
