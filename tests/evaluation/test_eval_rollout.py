@@ -127,3 +127,23 @@ def test_bad_input_is_rejected(two_body_truth):
         evaluate_rollout(tb.rhs_torch, (t, ys), threshold=-1.0)
     ev = evaluate_rollout(tb.rhs_torch, (t, ys), system=tb, horizon=10)
     assert ev.rel_error.shape == (ys.shape[0], 11)
+
+
+class _SelfIntegrating(torch.nn.Module):
+    """A rollout model ``forward(y0, t) -> [B, T, d]`` (integrates the true field itself)."""
+
+    def __init__(self, tb: systems.System) -> None:
+        super().__init__()
+        self.tb = tb
+
+    def forward(self, y0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return odeint(self.tb.rhs_torch, y0, t, method="rk4", step_size=DT).ys
+
+
+def test_rollout_model_is_restarted_at_chunk_boundaries(two_body_truth):
+    tb, t, ys = two_body_truth
+    model = _SelfIntegrating(tb)
+    ev = evaluate_rollout(model, (t, ys), system=tb, horizon=100, chunk_size=30)
+    assert np.max(ev.rel_error) <= 1e-13
+    with pytest.raises(ValidationError, match="integrates itself"):
+        evaluate_rollout(model, (t, ys), method="rk4")
