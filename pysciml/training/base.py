@@ -311,6 +311,8 @@ class Trainer(ABC):
         if self.out_dir is None:
             return
         write_jsonl(self.out_dir / METRICS_NAME, result.history)
+        if not checkpoint and result.status != "diverged":
+            return
         plot_loss_curve(result.history, self.out_dir / PLOT_NAME)
         if not checkpoint:
             return

@@ -6,8 +6,7 @@ Tables: top level ``seed``, ``out_dir`` (relative paths are relative to the conf
 
 ``[data]`` ``path`` — an HDF5 file from ``pysciml generate`` (trajectory training, :class:`RolloutTrainer`)
 or, for a ``NeuralODEClassifier``, an ``.npz`` file with arrays ``x [n, d]`` and ``labels [n]``
-(:class:`ClassifierTrainer`); ``val_fraction``; for trajectories ``window``, ``stride``, ``val_window``,
-``max_steps`` (the per-batch step budget) and an optional ``[data.generate]`` recipe (``system``, ``n``,
+(:class:`ClassifierTrainer`); ``val_fraction``; for trajectories ``window``, ``stride``, ``val_window`` and an optional ``[data.generate]`` recipe (``system``, ``n``,
 ``t_span = [t0, t1]``, ``num``, ``method``, ``rtol``, ``atol``, ``seed``, ``params``) used to write the HDF5
 file with :func:`pysciml.generate` when it does not exist yet;
 
@@ -19,7 +18,8 @@ filled in. Module arguments are sub-tables with their own ``type``: ``StructureP
 ``[model.linear]`` (``HurwitzLinear``), ``[model.nonlinear]`` (``LipschitzMLP`` or ``BilinearLowRank``) and
 solver options; ``NeuralODEClassifier`` takes ``[model.vector_field]``;
 
-``[integrator]`` ``method`` plus ``pysciml.odeint`` options (vector-field models); ``[[regularizers]]``
+``[integrator]`` ``method`` plus ``pysciml.odeint`` options (vector-field models; ``max_steps`` is the
+per-batch step budget, default 1000); ``[[regularizers]]``
 ``type`` (a class of :mod:`pysciml.regularizers`) plus its arguments — ``JacobianAD`` takes
 ``known = "system"``, the dataset's own system; ``[optimizer]`` ``lr``, ``lr_decay``, ``lr_schedule``
 (``"epoch"`` or ``"step"``: how often ``lr_decay`` is applied), ``weight_decay``, ``clip_grad_norm``,
@@ -299,6 +299,5 @@ def train_from_config(path: str | Path, *, resume: bool | None = None,
         trainer = RolloutTrainer(
             model, train, val, window=int(dcfg.get("window", 2)), stride=int(dcfg.get("stride", 1)),
             val_window=dcfg.get("val_window"), method=method, solver_options=icfg,
-            max_steps=int(dcfg.get("max_steps", 10_000)),
             regularizers=_build_regularizers(regularizer_specs, data), kind=kind, **common)
     return trainer.fit(resume=bool(cfg.get("resume", False) if resume is None else resume))

@@ -59,7 +59,7 @@ class RolloutTrainer(Trainer):
                  stride: int = 1, val_window: int | None = None, batch_size: int = 64, method: str = "rk4",
                  step_size: float | None = None, rtol: float = 1e-7, atol: float = 1e-9,
                  solver_options: dict[str, Any] | None = None, regularizers: Sequence[Regularizer] = (),
-                 kind: str = "auto", dtype: torch.dtype | None = None, max_steps: int = 10_000,
+                 kind: str = "auto", dtype: torch.dtype | None = None, max_steps: int = 1000,
                  **trainer_options: Any) -> None:
         super().__init__(model, **trainer_options)
         self.kind = model_kind(model) if kind == "auto" else check_choice(kind, "kind", ("field", "rollout"))
