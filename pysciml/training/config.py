@@ -134,7 +134,10 @@ def _structure_preserving(spec: dict[str, Any], where: str, dim: int) -> torch.n
     else:
         encoder = decoder = None
     sizes = {"dim": latent, "in_features": latent, "out_features": latent}
-    linear = _module(spec.pop("linear", {"type": "HurwitzLinear"}), f"{where}.linear", sizes)
+    linear_spec = spec.pop("linear", {})
+    if isinstance(linear_spec, dict):
+        linear_spec = {"type": "HurwitzLinear", **linear_spec}
+    linear = _module(linear_spec, f"{where}.linear", sizes)
     if "nonlinear" not in spec:
         raise ValidationError(f"{where} needs a [model.nonlinear] table (type = \"LipschitzMLP\" or "
                               f"\"BilinearLowRank\")")
@@ -292,7 +295,7 @@ def train_from_config(path: str | Path, *, resume: bool | None = None,
         icfg = dict(cfg.get("integrator", {}))
         method = icfg.pop("method", "rk4")
         kind = model_kind(model)
-        if kind == "rollout" and icfg:
+        if kind == "rollout" and cfg.get("integrator"):
             raise ValidationError(f"{type(model).__name__} integrates itself: put its method and solver options "
                                   f"in the [model] table, not in [integrator]")
 
