@@ -6,9 +6,10 @@ Tables: top level ``seed``, ``out_dir`` (relative paths are relative to the conf
 
 ``[data]`` ``path`` — an HDF5 file from ``pysciml generate`` (trajectory training, :class:`RolloutTrainer`)
 or, for a ``NeuralODEClassifier``, an ``.npz`` file with arrays ``x [n, d]`` and ``labels [n]``
-(:class:`ClassifierTrainer`); ``val_fraction``; for trajectories ``window``, ``stride``, ``val_window`` and an optional ``[data.generate]`` recipe (``system``, ``n``,
-``t_span = [t0, t1]``, ``num``, ``method``, ``rtol``, ``atol``, ``seed``, ``params``) used to write the HDF5
-file with :func:`pysciml.generate` when it does not exist yet;
+(:class:`ClassifierTrainer`); ``val_fraction``; for trajectories ``window``, ``stride``, ``val_window`` and
+an optional ``[data.generate]`` recipe (``system``, ``n``, ``t_span = [t0, t1]``, ``num``, ``method``,
+``rtol``, ``atol``, ``seed``, ``params``) used to write the HDF5 file with :func:`pysciml.generate` when it
+does not exist yet;
 
 ``[model]`` ``type`` — any class of :mod:`pysciml.models` that is a vector field or a rollout model
 (``MLPVectorField`` alias ``mlp``, ``StableNODE``, ``StructurePreservingNODE``, ``NeuralODEClassifier``) and its
