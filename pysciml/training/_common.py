@@ -7,11 +7,34 @@ from typing import Any
 
 import torch
 
-from ..errors import InputTypeError
+from ..errors import InputTypeError, ValidationError
 from ..regularizers.losses import Regularizer
 from ..status import Status
 
-__all__ = ["check_regularizers", "failed_rows", "regularizer_names"]
+__all__ = ["check_real", "check_regularizers", "failed_rows", "regularizer_names"]
+
+
+def check_real(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
+               strict_minimum: bool = False) -> float:
+    """``value`` as a finite float in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``strict_minimum``).
+
+    Raises:
+        InputTypeError: not a real number (bools and strings included).
+        ValidationError: not finite, or out of range.
+    """
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name} must be a real number, got {type(value).__name__}")
+    out = float(value)
+    low_bad = minimum is not None and (out <= minimum if strict_minimum else out < minimum)
+    if not math.isfinite(out) or low_bad or (maximum is not None and out > maximum):
+        lo = "-inf" if minimum is None else minimum
+        bracket = "(" if strict_minimum or minimum is None else "["
+        hi = "inf)" if maximum is None else f"{maximum}]"
+        raise ValidationError(f"{name} must be a finite number in {bracket}{lo}, {hi}, got {value!r}")
+    return out
 
 
 def check_regularizers(regularizers: Sequence[Regularizer]) -> list[Regularizer]:

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import CheckpointError, InputTypeError, PySciMLError, ValidationError
 from ..validation import check_positive_int
+from ._common import check_real
 from .callbacks import (
     Callback,
     EarlyStopping,
@@ -126,17 +127,24 @@ class Trainer(ABC):
 
     def __init__(self, model: nn.Module, *, lr: float = 1e-3, lr_decay: float = 1.0,
                  weight_decay: float = 0.0, clip_grad_norm: float | None = None, epochs: int = 10,
-                 patience: int | None = None, callbacks: Sequence[Callback] = (), device: Any = None,
+                 patience: int | None = None, callbacks: Sequence[Callback] | None = (), device: Any = None,
                  checkpoint_every: int = 1, out_dir: str | Path | None = None, seed: int = 0,
                  progress: bool = True, restore_best: bool = True) -> None:
         if not isinstance(model, nn.Module):
             raise InputTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not (lr > 0 and math.isfinite(lr)):
-            raise ValidationError(f"lr must be a positive finite number, got {lr!r}")
-        if not 0 < lr_decay <= 1:
-            raise ValidationError(f"lr_decay (per-epoch factor gamma) must be in (0, 1], got {lr_decay!r}")
-        if clip_grad_norm is not None and not clip_grad_norm > 0:
-            raise ValidationError(f"clip_grad_norm must be positive or None, got {clip_grad_norm!r}")
+        lr = check_real(lr, "lr", minimum=0.0, strict_minimum=True)
+        lr_decay = check_real(lr_decay, "lr_decay (per-epoch factor gamma)", minimum=0.0, maximum=1.0,
+                              strict_minimum=True)
+        weight_decay = check_real(weight_decay, "weight_decay", minimum=0.0)
+        if clip_grad_norm is not None:
+            clip_grad_norm = check_real(clip_grad_norm, "clip_grad_norm", minimum=0.0, strict_minimum=True)
+        if out_dir is not None and not isinstance(out_dir, (str, Path)):
+            raise InputTypeError(f"out_dir must be a path (str or pathlib.Path) or None, got {type(out_dir).__name__}")
+        if callbacks is None:
+            callbacks = ()
+        if not isinstance(callbacks, (list, tuple)):
+            raise InputTypeError(f"callbacks must be a list of pysciml.training.Callback objects, got "
+                                 f"{type(callbacks).__name__}")
         self.callbacks: list[Callback] = list(callbacks)
         for i, cb in enumerate(self.callbacks):
             if not isinstance(cb, Callback):
@@ -158,7 +166,7 @@ class Trainer(ABC):
         self.patience = patience
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         self.out_dir = None if out_dir is None else Path(out_dir)
-        self.seed = int(seed)
+        self.seed = check_positive_int(seed, "seed", minimum=0)
         self.progress = bool(progress)
         self.restore_best = bool(restore_best)
         self.data_generator = torch.Generator()

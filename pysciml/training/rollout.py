@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import InputTypeError, ValidationError
 from ..regularizers.losses import Regularizer
 from ..validation import check_choice, check_positive_int
-from ._common import check_regularizers, failed_rows, regularizer_names
+from ._common import check_real, check_regularizers, failed_rows, regularizer_names
 from .base import Trainer, TrainingDiverged, check_data_dtype, model_dtype
 
 __all__ = ["RolloutTrainer", "model_kind"]
@@ -77,9 +77,12 @@ class RolloutTrainer(Trainer):
             raise ValidationError("regularizers need a vector field: a rollout model must expose "
                                   "model.vector_field (f(t, y)), or pass the field itself as model")
         self.method, self.dtype = method, dtype
+        if solver_options is not None and not isinstance(solver_options, dict):
+            raise InputTypeError(f"solver_options must be a dict of pysciml.odeint options, got "
+                                 f"{type(solver_options).__name__}")
         self.solver_options = dict(solver_options or {})
         if step_size is not None:
-            self.solver_options["step_size"] = float(step_size)
+            self.solver_options["step_size"] = check_real(step_size, "step_size", minimum=0.0, strict_minimum=True)
         self.solver_options.setdefault("rtol", rtol)
         self.solver_options.setdefault("atol", atol)
         self.solver_options.setdefault("max_steps", self.max_steps)

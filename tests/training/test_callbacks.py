@@ -220,3 +220,17 @@ def test_early_stopping_monitor_must_exist():
         trainer.fit()
     with pytest.raises(ValidationError, match="min_delta"):
         EarlyStopping(2, min_delta=-1.0)
+
+
+@pytest.mark.parametrize("kw,err,match", [
+    ({"lr": "a"}, InputTypeError, "lr"), ({"lr": float("nan")}, ValidationError, "lr"),
+    ({"lr_decay": 2.0}, ValidationError, "lr_decay"), ({"seed": -1}, ValidationError, "seed"),
+    ({"out_dir": 3}, InputTypeError, "out_dir"), ({"step_size": "x"}, InputTypeError, "step_size"),
+    ({"clip_grad_norm": 0}, ValidationError, "clip_grad_norm"), ({"solver_options": [1]}, InputTypeError, "solver"),
+    ({"weight_decay": True}, InputTypeError, "weight_decay"), ({"max_steps": 0}, ValidationError, "max_steps"),
+    ({"callbacks": 3}, InputTypeError, "callbacks"), ({"dtype": torch.int64}, InputTypeError, "dtype"),
+])
+def test_bad_trainer_arguments_raise_named_errors(kw, err, match):
+    data = TrajectoryData(np.arange(5) * 0.1, np.zeros((2, 5, 2)))
+    with pytest.raises(err, match=match):
+        RolloutTrainer(MLPVectorField(2).double(), data, **kw)
