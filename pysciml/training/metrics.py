@@ -61,7 +61,7 @@ def plot_loss_curve(records: Sequence[dict[str, Any]], path: str | os.PathLike[s
             ax.plot(epochs, vals, marker="." if len(epochs) < 30 else None, label=key)
         ax.set_xlabel("epoch")
         loss_panel = title == "training loss terms" or title.endswith("_loss")
-        ax.set_ylabel("loss (dimensionless, squared state units)" if title == "training loss terms" else title)
+        ax.set_ylabel("loss term (as added to the total)" if title == "training loss terms" else title)
         ax.set_yscale("log" if loss_panel else "linear")
         ax.set_title(title)
         ax.legend()
