@@ -11,12 +11,13 @@ step or epoch, :class:`ProjectionHook`). :func:`load_model` rebuilds a model fro
 from __future__ import annotations
 
 from .base import Trainer, TrainingDiverged, TrainResult
-from .callbacks import Callback, EarlyStopping, ExponentialDecay, LRScheduler, ProjectionHook
+from .callbacks import Callback, EarlyStopping, ExponentialDecay, LRScheduler, ProjectionHook, StabilizePenalty
 from .checkpoint import capture_rng_state, load_checkpoint, load_model, restore_rng_state, save_checkpoint
 from .classifier import ClassifierTrainer
 from .metrics import plot_loss_curve, write_jsonl
 from .rollout import RolloutTrainer, model_kind
 
 __all__ = ["Callback", "ClassifierTrainer", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook",
-           "RolloutTrainer", "TrainResult", "Trainer", "TrainingDiverged", "capture_rng_state", "load_checkpoint",
-           "load_model", "model_kind", "plot_loss_curve", "restore_rng_state", "save_checkpoint", "write_jsonl"]
+           "RolloutTrainer", "StabilizePenalty", "TrainResult", "Trainer", "TrainingDiverged", "capture_rng_state",
+           "load_checkpoint", "load_model", "model_kind", "plot_loss_curve", "restore_rng_state", "save_checkpoint",
+           "write_jsonl"]

@@ -15,8 +15,8 @@ A callback overrides any of the hooks of :class:`Callback`; the trainer calls th
 ``state_dict()`` / ``load_state_dict()`` carry a callback's state through checkpoints, so that a resumed run
 with callbacks is bit-identical to an uninterrupted one. Early stopping (:class:`EarlyStopping`), learning
 -rate schedules (:class:`LRScheduler`, :class:`ExponentialDecay`, per step or per epoch) and projections
-after optimiser steps (:class:`ProjectionHook`, e.g. with :class:`pysciml.stability.StabilizeHook`) are
-callbacks.
+after optimiser steps (:class:`ProjectionHook`, e.g. with :class:`pysciml.stability.StabilizeHook`) or as a
+penalty (:class:`StabilizePenalty`) are callbacks.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ..validation import check_choice, check_positive_int
 if TYPE_CHECKING:
     from .base import Trainer, TrainResult
 
-__all__ = ["Callback", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook"]
+__all__ = ["Callback", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook", "StabilizePenalty"]
 
 
 class Callback:
@@ -165,16 +165,7 @@ class ProjectionHook(Callback):
 
     def target(self, model: nn.Module) -> nn.Module:
         """The module the projection acts on."""
-        if self.module is None:
-            inner = getattr(model, "vector_field", None)
-            return inner if isinstance(inner, nn.Module) and not hasattr(model, "A") else model
-        target: Any = model
-        for part in self.module.split("."):
-            target = getattr(target, part, None)
-            if target is None:
-                raise ValidationError(f"ProjectionHook module {self.module!r}: {type(model).__name__} has no "
-                                      f"submodule {part!r}")
-        return target
+        return _submodule(model, self.module)
 
     def on_step(self, trainer: Trainer, step: int) -> None:
         if step % self.every:
@@ -191,6 +182,59 @@ class ProjectionHook(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.calls = int(state["calls"])
+
+
+def _submodule(model: nn.Module, path: str | None) -> nn.Module:
+    """``model``'s submodule at the dotted ``path``; ``None``: ``model``, or its ``vector_field`` when ``model``
+    has one and no weight ``A`` itself."""
+    if path is None:
+        inner = getattr(model, "vector_field", None)
+        return inner if isinstance(inner, nn.Module) and not hasattr(model, "A") else model
+    target: Any = model
+    for part in path.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise ValidationError(f"module path {path!r}: {type(model).__name__} has no submodule {part!r}")
+    return target
+
+
+class StabilizePenalty(Callback):
+    """Penalty ``weight · ‖A − (A + Δ)‖_F²`` pulling the weight ``A`` of a ``StableNODE``-like module towards its
+    stabilised version, the alternative to projecting (seed 002; arXiv:2501.10740).
+
+    ``Δ`` is the minimal-Frobenius perturbation with ``max_{α≤D≤1} μ₂(D(A + Δ)) ≤ delta_target`` from
+    :func:`pysciml.stability.stabilize` (``options``: its ``tol``, ``max_outer``, ``max_inner``), recomputed
+    from the current ``A`` every ``every`` optimiser steps and held fixed (no gradient) in between. The term is
+    logged as ``stabilize_penalty``. ``module`` as for :class:`ProjectionHook`.
+    """
+
+    def __init__(self, weight: float, delta_target: float = 0.0, every: int = 1, module: str | None = None,
+                 **options: Any) -> None:
+        if not (math.isfinite(float(weight)) and float(weight) >= 0):
+            raise ValidationError(f"weight must be a finite number >= 0, got {weight!r}")
+        self.weight, self.delta_target = float(weight), float(delta_target)
+        self.every, self.module, self.options = check_positive_int(every, "every"), module, options
+        self.anchor: torch.Tensor | None = None
+
+    def loss_terms(self, trainer: Trainer, batch: Any) -> dict[str, torch.Tensor]:
+        from ..stability import stabilize
+
+        target = _submodule(trainer.model, self.module)
+        weight = getattr(target, "A", None)
+        alpha = getattr(getattr(target, "activation", None), "alpha", None)
+        if not isinstance(weight, torch.Tensor) or alpha is None:
+            raise InputTypeError(f"StabilizePenalty needs a module with a weight `A` and `activation.alpha` (e.g. "
+                                 f"pysciml.models.StableNODE); got {type(target).__name__}")
+        if self.anchor is None or trainer.step % self.every == 0:
+            res = stabilize(weight.detach(), float(alpha), self.delta_target, **self.options)
+            self.anchor = (weight.detach() + res.delta_matrix.to(weight)).clone()
+        return {"stabilize_penalty": self.weight * (weight - self.anchor).pow(2).sum()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.anchor is None else {"anchor": self.anchor}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.anchor = state.get("anchor")
 
 
 def callback_states(callbacks: list[Callback]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from pysciml.training import (
     ExponentialDecay,
     ProjectionHook,
     RolloutTrainer,
+    StabilizePenalty,
     load_checkpoint,
     load_model,
 )
@@ -150,13 +151,13 @@ def _moons(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x + 0.1 * torch.randn(n, 2, generator=g, dtype=torch.float64), labels
 
 
-def _stable_classifier(hooks, seed=0, epochs=3):
+def _stable_classifier(hooks, seed=0, epochs=3, lr=1e-2):
     torch.manual_seed(seed)
     field = StableNODE(2, alpha=0.2)
     with torch.no_grad():
         field.A.copy_(torch.tensor([[1.0, 0.5], [-0.2, 0.8]]))  # expansive start: delta > 0
     model = NeuralODEClassifier(field, 2, t1=1.0, method="rk4", step_size=0.25).double()
-    trainer = ClassifierTrainer(model, _moons(96, 0), _moons(64, 1), batch_size=32, lr=1e-2, epochs=epochs,
+    trainer = ClassifierTrainer(model, _moons(96, 0), _moons(64, 1), batch_size=32, lr=lr, epochs=epochs,
                                 seed=seed, progress=False, callbacks=hooks, restore_best=False)
     return model, trainer.fit()
 
@@ -171,6 +172,17 @@ def test_stabilize_hook_attaches_to_classifier_trainer():
     assert hook.calls == result.history[-1]["projections"] > 0
     assert hook.last is not None and result.status == "completed"
     assert np.isfinite(result.history[-1]["val_loss"])
+
+
+def test_stabilize_penalty_pulls_towards_the_stabilised_weight():
+    plain, _ = _stable_classifier([], lr=0.1)
+    delta_plain = float(contractivity_delta(plain.vector_field.A.detach(), 0.2).delta)
+    penalty = StabilizePenalty(weight=10.0, delta_target=0.0)
+    model, result = _stable_classifier([penalty], lr=0.1)
+    delta = float(contractivity_delta(model.vector_field.A.detach(), 0.2).delta)
+    assert delta < 0.5 * delta_plain, (delta, delta_plain)
+    assert all(r["stabilize_penalty"] >= 0 for r in result.history)
+    assert result.history[-1]["stabilize_penalty"] < result.history[0]["stabilize_penalty"]
 
 
 def test_diverging_lr_with_dopri5_stops_with_diverged_status(tmp_path):
