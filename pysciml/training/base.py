@@ -99,10 +99,16 @@ def _device(device: Any, model: nn.Module) -> torch.device:
         param = next(model.parameters(), None)
         return param.device if param is not None else torch.device("cpu")
     try:
-        return torch.device(device)
+        out = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValidationError(f"device must be a torch device or its name ('cpu', 'cuda', 'cuda:0'), got "
                               f"{device!r}") from exc
+    try:
+        torch.empty(0, device=out)
+    except (RuntimeError, AssertionError) as exc:
+        raise ValidationError(f"device {str(out)!r} is not available on this machine ({exc}); pass device='cpu' "
+                              f"or an available accelerator") from exc
+    return out
 
 
 class Trainer(ABC):

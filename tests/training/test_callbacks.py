@@ -220,6 +220,9 @@ def test_dtype_and_device_checks():
         ClassifierTrainer(model, (x, y))
     with pytest.raises(ValidationError, match="device"):
         ClassifierTrainer(model.double(), (x, y), device="nodevice")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValidationError, match="not available"):
+            ClassifierTrainer(model.double(), (x, y), device="cuda:3")
     trainer = ClassifierTrainer(model, (x, y), device="cpu", epochs=1, progress=False)
     assert trainer.x.device.type == "cpu" and trainer.fit().status == "completed"
 
