@@ -6,6 +6,7 @@ backend is never touched unless asked for.
 * ground truth: :func:`solve`, :class:`Solution`, :mod:`pysciml.systems`
 * data: :func:`generate`, :func:`load_dataset`, :class:`TrajectoryData`
 * differentiable solvers: :func:`odeint`, :class:`ODESolution`, :func:`expmv`
+* checkpoints: :func:`load_model` rebuilds a trained model from a trainer's checkpoint
 * models, stability analysis, regularisers, trainers: :mod:`pysciml.models`, :mod:`pysciml.stability`,
   :mod:`pysciml.regularizers`, :mod:`pysciml.training`
 """
@@ -27,6 +28,7 @@ _LAZY: dict[str, str] = {
     "ODESolution": "pysciml.integrators",
     "expmv": "pysciml.integrators",
     "Status": "pysciml.status",
+    "load_model": "pysciml.training.checkpoint",
 }
 _SUBMODULES = {"systems", "backends", "data", "integrators", "models", "stability", "regularizers",
                "training", "errors", "cli", "compat", "sensitivity", "datasets", "evaluation"}

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._config import configurable
 
 
 def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
@@ -18,6 +19,7 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
+@configurable
 class Autoencoder(nn.Module):
     """``encoder: R^dim → R^latent`` and ``decoder: R^latent → R^dim``, MLPs with ``layers`` hidden layers.
 

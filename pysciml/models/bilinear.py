@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 from ..validation import check_positive_int
+from ._config import configurable
 
 
+@configurable
 class BilinearLowRank(nn.Module):
     """``N_i(u) = Σ_k C_ik (U_k · u)(V_k · u)`` with ``U, V [rank, dim]``, ``C [dim, rank]``.
 

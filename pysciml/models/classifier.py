@@ -9,8 +9,10 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_positive_int
+from ._config import configurable
 
 
+@configurable
 class NeuralODEClassifier(nn.Module):
     """``logits = W x(t1) + c`` with ``x(0) = input`` and ``x' = vector_field(t, x)``.
 

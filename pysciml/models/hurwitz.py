@@ -16,8 +16,10 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_positive_int
+from ._config import configurable
 
 
+@configurable
 class HurwitzLinear(nn.Module):
     """Linear map ``z ↦ A z`` with ``A = (J − R) Q − γ I`` and ``max Re λ(A) < −γ`` by construction.
 

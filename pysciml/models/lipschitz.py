@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import ValidationError
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._config import configurable
 
 
 def schur_bound(w: torch.Tensor) -> torch.Tensor:
@@ -22,6 +23,7 @@ def schur_bound(w: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(w.abs().sum(dim=0).max() * w.abs().sum(dim=1).max())
 
 
+@configurable
 class LipschitzMLP(nn.Module):
     """MLP ``R^in → R^out`` with certified Lipschitz constant ``≤ lipschitz`` in the 2-norm.
 

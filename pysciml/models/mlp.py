@@ -7,8 +7,10 @@ from torch import nn
 
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._config import configurable
 
 
+@configurable
 class MLPVectorField(nn.Module):
     """``f(t, y) = MLP([y, t])`` (or ``MLP(y)`` when autonomous), ``y [B, dim] → [B, dim]``.
 

@@ -14,8 +14,10 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_choice, check_positive_int
+from ._config import configurable
 
 
+@configurable
 class SlopeBoundedActivation(nn.Module):
     """Activation with ``α ≤ σ'(x) ≤ 1`` everywhere.
 
@@ -44,6 +46,7 @@ class SlopeBoundedActivation(nn.Module):
         return self.alpha + (1.0 - self.alpha) / torch.cosh(x) ** 2
 
 
+@configurable
 class StableNODE(nn.Module):
     """Vector field ``f(t, u) = σ(A u + b)`` for ``u [B, dim]`` (autonomous), seed 002.
 

@@ -15,9 +15,11 @@ import torch
 from torch import nn
 
 from ..errors import ValidationError
+from ._config import configurable
 from .hurwitz import HurwitzLinear
 
 
+@configurable
 class StructurePreservingNODE(nn.Module):
     """``y(t) = decoder(z(t))``, ``z' = A z + N(z)``, ``z(0) = encoder(y0)``.
 

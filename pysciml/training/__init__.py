@@ -1,18 +1,23 @@
 """Trainers for neural ODEs: trajectory rollouts (seed 001) and classification (seed 000).
 
-:class:`RolloutTrainer` and :class:`ClassifierTrainer` share one loop (:class:`Trainer`: Adam, exponential
-decay, clipping, validation, best model, early stopping, JSON-lines metrics, atomic checkpoints, exact
-resume). :func:`train_from_config` drives ``pysciml train CONFIG.toml``.
+:class:`RolloutTrainer` and :class:`ClassifierTrainer` share one loop (:class:`Trainer`: Adam, clipping,
+validation, best model, JSON-lines metrics with every loss term separately, atomic checksummed checkpoints,
+exact resume, ``device=``, dtype checks, divergence detection). Extend it with :mod:`callbacks
+<pysciml.training.callbacks>` (:class:`EarlyStopping`, :class:`ExponentialDecay` / :class:`LRScheduler` per
+step or epoch, :class:`ProjectionHook`). :func:`load_model` rebuilds a model from a checkpoint;
+:func:`train_from_config` drives ``pysciml train CONFIG.toml``.
 """
 
 from __future__ import annotations
 
-from .base import Trainer, TrainResult
-from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from .base import Trainer, TrainingDiverged, TrainResult
+from .callbacks import Callback, EarlyStopping, ExponentialDecay, LRScheduler, ProjectionHook, StabilizePenalty
+from .checkpoint import capture_rng_state, load_checkpoint, load_model, restore_rng_state, save_checkpoint
 from .classifier import ClassifierTrainer
 from .metrics import plot_loss_curve, write_jsonl
 from .rollout import RolloutTrainer, model_kind
 
-__all__ = ["ClassifierTrainer", "RolloutTrainer", "TrainResult", "Trainer", "capture_rng_state",
-           "load_checkpoint", "model_kind", "plot_loss_curve", "restore_rng_state", "save_checkpoint",
+__all__ = ["Callback", "ClassifierTrainer", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook",
+           "RolloutTrainer", "StabilizePenalty", "TrainResult", "Trainer", "TrainingDiverged", "capture_rng_state",
+           "load_checkpoint", "load_model", "model_kind", "plot_loss_curve", "restore_rng_state", "save_checkpoint",
            "write_jsonl"]

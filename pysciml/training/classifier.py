@@ -19,7 +19,8 @@ from ..errors import InputTypeError, ValidationError
 from ..regularizers.jacobian import exact_jacobian, jacobian_spectral, smallest_singular_value
 from ..regularizers.losses import Regularizer
 from ..validation import check_positive_int
-from .base import Trainer
+from ._common import check_regularizers, failed_rows, regularizer_names
+from .base import Trainer, TrainingDiverged, check_data_dtype
 
 __all__ = ["ClassifierTrainer", "read_nfe"]
 
@@ -51,6 +52,11 @@ class ClassifierTrainer(Trainer):
     ``test = (x, labels)`` is the held-out set: its loss is the monitored ``val_loss`` (best model, early
     stopping) and ``val_acc`` its accuracy. ``track_jacobian=True`` adds ``sigma_max``, ``sigma_min`` and
     ``kappa`` (means over the held-out inputs; exact SVD for ``d <= 64``, iterative otherwise).
+
+    The inputs must be in the model's dtype (:class:`ValidationError` otherwise) and are moved to the
+    trainer's ``device``. A forward pass whose solver reports failed samples (``model.last_status``) stops the
+    run as ``"diverged"``. Projections after optimiser steps (e.g. seed 002's stabilisation of a
+    ``StableNODE`` field) attach as callbacks: ``callbacks=[ProjectionHook(StabilizeHook(0.0))]``.
     """
 
     def __init__(self, model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
@@ -58,13 +64,29 @@ class ClassifierTrainer(Trainer):
                  regularizers: Sequence[Regularizer] = (), track_jacobian: bool = True,
                  **trainer_options: Any) -> None:
         super().__init__(model, **trainer_options)
-        self.x, self.y = _check_xy(*train, "train")
-        self.test = None if test is None else _check_xy(*test, "test")
+        self.x, self.y = self._place(*_check_xy(*train, "train"), "train")
+        self.test = None if test is None else self._place(*_check_xy(*test, "test"), "test")
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.regularizers = list(regularizers)
+        self.regularizers = check_regularizers(regularizers)
+        self.reg_names = regularizer_names(self.regularizers)
         if (self.regularizers or track_jacobian) and not hasattr(model, "vector_field"):
             raise ValidationError("regularizers and track_jacobian need model.vector_field (f(t, h))")
         self.track_jacobian = bool(track_jacobian)
+
+    def _place(self, x: torch.Tensor, y: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if not x.is_floating_point():
+            raise InputTypeError(f"{name}: x must be a floating tensor, got {x.dtype}")
+        check_data_dtype(self.model, x.dtype, f"{name} x")
+        return x.to(self.device), y.to(self.device)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        failure = failed_rows(getattr(self.model, "last_status", None))
+        if failure is None and not bool(torch.isfinite(logits).all()):
+            failure = "non-finite logits"
+        if failure is not None:
+            raise TrainingDiverged(f"{failure} at optimiser step {self.step}; lower lr or enable clip_grad_norm")
+        return logits
 
     def batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         perm = torch.randperm(self.x.shape[0], generator=self.data_generator)
@@ -74,16 +96,16 @@ class ClassifierTrainer(Trainer):
 
     def batch_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         x, y = batch
-        logits = self.model(x)
+        logits = self._logits(x)
         nfe = read_nfe(self.model)
         ce = nn.functional.cross_entropy(logits, y)
         info = {"ce_loss": float(ce.detach()), "nfe": nfe,
                 "train_acc": float((logits.argmax(-1) == y).double().mean())}
         total = ce
-        t0 = torch.zeros(x.shape[0], dtype=x.dtype)
-        for reg in self.regularizers:
+        t0 = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        for name, reg in zip(self.reg_names, self.regularizers, strict=True):
             value = reg(self.model.vector_field, x, t0)
-            info[f"reg_{type(reg).__name__}"] = float(value.detach())
+            info[name] = float(value.detach())
             total = total + value
         return total, info
 
@@ -92,12 +114,12 @@ class ClassifierTrainer(Trainer):
             return {}
         x, y = self.test
         with torch.no_grad():
-            logits = self.model(x)
+            logits = self._logits(x)
             out = {"val_loss": float(nn.functional.cross_entropy(logits, y)),
                    "val_acc": float((logits.argmax(-1) == y).double().mean()),
                    "val_nfe": read_nfe(self.model)}
         if self.track_jacobian:
-            f, t0 = self.model.vector_field, torch.zeros(x.shape[0], dtype=x.dtype)
+            f, t0 = self.model.vector_field, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
             with torch.no_grad():
                 if x.shape[1] <= 64:
                     s = torch.linalg.svdvals(exact_jacobian(f, x, t0))
