@@ -1,0 +1,115 @@
+"""``odeint`` and ``odeint_event`` with torchdiffeq's signatures and behaviour (see :mod:`pysciml.compat`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..errors import InputTypeError, UnsupportedError
+from ..integrators.registry import available_methods
+from ._adaptive import ADAPTIVE_METHODS, AdaptiveRK
+from ._events import EventGradient
+from ._fixed import ADAMS_METHODS, RK_METHODS, Adams, FixedRK
+from ._other import EngineSolver, ScipySolver
+from ._problem import FlatFunc, Problem, flat_to_shape, normalise
+
+#: torchdiffeq 0.2.5's method names, in its order
+TORCHDIFFEQ_METHODS = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "heun2",
+                       "heun3", "rk4", "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver")
+
+
+def methods() -> list[str]:
+    """Every ``method`` the shim accepts: torchdiffeq's names, then pysciml's other methods (``tsit5``, the stiff
+    Rosenbrock methods ``rosenbrock23``/``rodas4``/``rodas5p``, …), run on the whole state as one sample."""
+    return [*TORCHDIFFEQ_METHODS, *(m for m in available_methods() if m not in TORCHDIFFEQ_METHODS)]
+
+
+def make_solver(prob: Problem) -> Any:
+    """The solver object for ``prob.method`` (consumes ``prob.options``)."""
+    if prob.method in ADAPTIVE_METHODS:
+        return AdaptiveRK(prob)
+    if prob.method in RK_METHODS:
+        return FixedRK(prob)
+    if prob.method in ADAMS_METHODS:
+        return Adams(prob)
+    if prob.method == "scipy_solver":
+        return ScipySolver(prob)
+    return EngineSolver(prob)
+
+
+def solve(prob: Problem) -> Any:
+    """Run a normalised problem: the flat solution ``[T, N]``, or ``(event_t, [2, N])`` with an event function
+    (``event_t`` in the normalised, increasing time)."""
+    solver = make_solver(dataclasses.replace(prob, options=dict(prob.options)))
+    if prob.event_fn is None:
+        return solver.integrate(prob.t)
+    if not hasattr(solver, "integrate_until_event"):
+        raise UnsupportedError(f"event_fn is supported by the adaptive Runge–Kutta, fixed-grid and Adams methods, "
+                               f"not {prob.method!r}")
+    return solver.integrate_until_event(prob.t[0], prob.event_fn)
+
+
+def finish(prob: Problem, out: Any, t: torch.Tensor) -> Any:
+    """Back to the user's conventions: shapes/tuples, and the event time in the user's time and dtype."""
+    if prob.event_fn is None:
+        return prob.unflatten(out)
+    event_t, sol = out
+    event_t = event_t.to(t.dtype)
+    return (-event_t if prob.reverse else event_t), prob.unflatten(sol)
+
+
+def odeint(func: Callable[..., Any], y0: Any, t: torch.Tensor, *, rtol: Any = 1e-7, atol: Any = 1e-9,
+           method: str | None = None, options: dict[str, Any] | None = None,
+           event_fn: Callable[..., Any] | None = None) -> Any:
+    """Integrate ``dy/dt = func(t, y)``, ``y(t[0]) = y0``, torchdiffeq-style (differentiable by backpropagation).
+
+    Args:
+        func: ``func(t, y)``: ``t`` a 0-dim tensor in the state's dtype, ``y`` shaped like ``y0`` (or a tuple like
+            it); returns ``dy/dt`` of the same shape(s).
+        y0: the initial state, a tensor of any shape (0-dim included) or a tuple of tensors.
+        t: ``[T]`` floating output times, strictly increasing or strictly decreasing (backwards in time); ``t[0]``
+            is the initial time; ``T = 1`` returns ``y0`` alone.
+        rtol, atol: tolerances (floats, tensors with one entry per state entry, or tuples per tuple component).
+        method: ``dopri5`` (default), any name of :func:`methods`.
+        options: method options, as torchdiffeq's (README "Coming from torchdiffeq" lists them).
+        event_fn: ``event_fn(t, y)`` -> tensor; integrate from ``t[0]`` until it changes sign (``t[1]`` ignored).
+
+    Returns:
+        ``[T, *y0.shape]`` (time first; a tuple of those for a tuple state); with ``event_fn``,
+        ``(event_t, solution)`` where ``solution`` holds ``y0`` and the state at ``event_t``.
+    """
+    prob = normalise(func, y0, t, rtol, atol, method, options, event_fn, methods())
+    return finish(prob, solve(prob), t)
+
+
+def odeint_event(func: Callable[..., Any], y0: Any, t0: torch.Tensor, *, event_fn: Callable[..., Any],
+                 reverse_time: bool = False, odeint_interface: Callable[..., Any] = odeint,
+                 **kwargs: Any) -> tuple[torch.Tensor, Any]:
+    """Solve from ``t0`` until ``event_fn(t, y) = 0``; returns ``(event_t, solution)`` as torchdiffeq does.
+
+    Gradients reach ``event_t`` through the implicit function theorem (:class:`._events.EventGradient`): a loss on
+    ``event_t`` and on the final state differentiates with respect to ``y0`` and the parameters of ``func``.
+    ``reverse_time`` integrates backwards; ``odeint_interface`` may be :func:`odeint` or
+    :func:`pysciml.compat.odeint_adjoint`; ``kwargs`` go to it (``rtol``, ``atol``, ``method``, ``options``).
+    """
+    if not isinstance(t0, torch.Tensor):
+        raise InputTypeError(f"t0 must be a tensor, got {type(t0).__name__}")
+    step = -1.0 if reverse_time else 1.0
+    t = torch.cat([t0.reshape(-1), t0.reshape(-1).detach() + step])
+    event_t, solution = odeint_interface(func, y0, t, event_fn=event_fn, **kwargs)
+    is_tuple = isinstance(y0, (tuple, list))
+    shapes = [p.shape for p in y0] if is_tuple else None
+    flat_f = FlatFunc(func, shapes, False, y0.shape if shapes is None else torch.Size([-1]))
+
+    def flat_event(tt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return event_fn(tt, flat_to_shape(y, (), shapes) if shapes is not None else y.reshape(y0.shape))
+
+    state = torch.cat([s[-1].reshape(-1) for s in solution]) if is_tuple else solution[-1].reshape(-1)
+    event_t, state = EventGradient.apply(flat_f, flat_event, event_t, state)
+    if is_tuple:
+        ends = flat_to_shape(state, (), shapes)
+        return event_t, tuple(torch.cat([s[:-1], e[None]]) for s, e in zip(solution, ends, strict=True))
+    return event_t, torch.cat([solution[:-1], state.reshape(solution.shape[1:])[None]])
