@@ -91,11 +91,12 @@ class _Adjoint(torch.autograd.Function):
                 t_in = tt.detach().requires_grad_(t_grad)
                 y_in = y.detach().requires_grad_(True)
                 f = func(t_in, y_in)
-                inputs = (t_in, y_in, *params)
+                inputs = (t_in, y_in, *params) if t_grad else (y_in, *params)
                 vjps = (torch.autograd.grad(f, inputs, -adj, allow_unused=True) if f.requires_grad
                         else (None,) * len(inputs))
             vjps = [torch.zeros_like(x) if g is None else g for g, x in zip(vjps, inputs, strict=True)]
-            return (vjps[0].to(y.dtype), f.detach(), *vjps[1:])
+            vjp_t = vjps.pop(0).to(y.dtype) if t_grad else state[0].new_zeros(())
+            return (vjp_t, f.detach(), *vjps)
 
         with torch.no_grad():
             aug = [ys.new_zeros(()), ys[-1], grad_ys[-1], *(torch.zeros_like(p) for p in params)]
