@@ -219,12 +219,12 @@ def normalise(func: Any, y0: Any, t: Any, rtol: Any, atol: Any, method: str | No
             options["norm"] = lambda x: user_norm(flat_to_shape(x, (), shapes))
     else:
         raise InputTypeError(f"options['norm'] must be callable norm(y) -> scalar, got {user_norm!r}")
-    flat_func = FlatFunc(func, shapes, reverse, y0.shape if shapes is None else y_flat.shape)
-    event = None if event_fn is None else event_on_flat(event_fn, shapes, reverse, y0.shape if shapes is None else y_flat.shape,
-                                                      t[0], y_flat)
+    y_shape = y0.shape if shapes is None else y_flat.shape
+    flat_func = FlatFunc(func, shapes, reverse, y_shape)
+    event = None if event_fn is None else event_on_flat(event_fn, shapes, reverse, y_shape, t[0], y_flat)
     return Problem(func=flat_func, y0=y_flat, t=t, rtol=_tol("rtol", rtol, y_flat), atol=_tol("atol", atol, y_flat),
                    method=method.lower(), options=options, shapes=shapes, reverse=reverse, event_fn=event,
-                   y_shape=y0.shape if shapes is None else y_flat.shape)
+                   y_shape=y_shape)
 
 
 def pop_options(options: dict[str, Any], known: dict[str, Any], method: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ._adaptive import ADAPTIVE_METHODS, AdaptiveRK
 from ._events import EventGradient
 from ._fixed import ADAMS_METHODS, RK_METHODS, Adams, FixedRK
 from ._other import EngineSolver, ScipySolver
-from ._problem import FlatFunc, Problem, flat_to_shape, normalise
+from ._problem import FlatFunc, Problem, event_on_flat, flat_to_shape, normalise
 
 #: torchdiffeq 0.2.5's method names, in its order
 TORCHDIFFEQ_METHODS = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "heun2",
@@ -102,10 +102,10 @@ def odeint_event(func: Callable[..., Any], y0: Any, t0: torch.Tensor, *, event_f
     event_t, solution = odeint_interface(func, y0, t, event_fn=event_fn, **kwargs)
     is_tuple = isinstance(y0, (tuple, list))
     shapes = [p.shape for p in y0] if is_tuple else None
-    flat_f = FlatFunc(func, shapes, False, y0.shape if shapes is None else torch.Size([-1]))
-
-    def flat_event(tt: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return event_fn(tt, flat_to_shape(y, (), shapes) if shapes is not None else y.reshape(y0.shape))
+    y_shape = y0.shape if shapes is None else torch.Size([-1])
+    flat_f = FlatFunc(func, shapes, False, y_shape)
+    y_flat = torch.cat([p.reshape(-1) for p in y0]) if is_tuple else y0.reshape(-1)
+    flat_event = event_on_flat(event_fn, shapes, False, y_shape, t0.reshape(-1)[0], y_flat.detach())
 
     state = torch.cat([s[-1].reshape(-1) for s in solution]) if is_tuple else solution[-1].reshape(-1)
     event_t, state = EventGradient.apply(flat_f, flat_event, event_t, state)

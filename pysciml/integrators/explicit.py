@@ -33,7 +33,6 @@ from .registry import register_tableaux
 from .stepper import Stepper, StepResult
 from .tableau import ButcherTableau, lower
 
-
 F = Fraction
 
 

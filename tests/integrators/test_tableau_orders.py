@@ -78,7 +78,8 @@ def test_mistyped_dopri5_coefficient_is_caught() -> None:
 
 def test_exact_consistency_checks() -> None:
     with pytest.raises(ValidationError, match="row sums"):
-        ButcherTableau("bad", 2, lower([[], [Fraction(1, 3)]]), [Fraction(1, 2)] * 2, [0, Fraction(1, 3) + Fraction(1, 10**30)])
+        ButcherTableau("bad", 2, lower([[], [Fraction(1, 3)]]), [Fraction(1, 2)] * 2,
+                       [0, Fraction(1, 3) + Fraction(1, 10**30)])
     with pytest.raises(ValidationError, match="b_i"):
         ButcherTableau("bad", 1, lower([[]]), [1], [0], dense=[[Fraction(1, 2), Fraction(1, 3)]])
 
