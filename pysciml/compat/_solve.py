@@ -13,18 +13,24 @@ from ..integrators.registry import available_methods
 from ._adaptive import ADAPTIVE_METHODS, AdaptiveRK
 from ._events import EventGradient
 from ._fixed import ADAMS_METHODS, RK_METHODS, Adams, FixedRK
+from ._implicit import ImplicitRK
 from ._other import EngineSolver, ScipySolver
 from ._problem import FlatFunc, Problem, event_on_flat, flat_to_shape, normalise
 
 #: torchdiffeq 0.2.5's method names, in its order
 TORCHDIFFEQ_METHODS = ("dopri8", "dopri5", "bosh3", "fehlberg2", "adaptive_heun", "euler", "midpoint", "heun2",
                        "heun3", "rk4", "explicit_adams", "implicit_adams", "fixed_adams", "scipy_solver")
+#: implicit fixed-grid methods of torchdiffeq's development version (not in its 0.2.5 release)
+IMPLICIT_METHODS = ("implicit_euler", "implicit_midpoint", "trapezoid", "radauIIA3", "radauIIA5", "gl4", "gl6",
+                    "sdirk2", "trbdf2")
 
 
 def methods() -> list[str]:
-    """Every ``method`` the shim accepts: torchdiffeq's names, then pysciml's other methods (``tsit5``, the stiff
+    """Every ``method`` the shim accepts: torchdiffeq's names, its development version's implicit methods, then
+    pysciml's other methods (``tsit5``, the stiff
     Rosenbrock methods ``rosenbrock23``/``rodas4``/``rodas5p``, …), run on the whole state as one sample."""
-    return [*TORCHDIFFEQ_METHODS, *(m for m in available_methods() if m not in TORCHDIFFEQ_METHODS)]
+    return [*TORCHDIFFEQ_METHODS, *IMPLICIT_METHODS,
+            *(m for m in available_methods() if m not in TORCHDIFFEQ_METHODS)]
 
 
 def make_solver(prob: Problem) -> Any:
@@ -35,6 +41,8 @@ def make_solver(prob: Problem) -> Any:
         return FixedRK(prob)
     if prob.method in ADAMS_METHODS:
         return Adams(prob)
+    if prob.method in (m.lower() for m in IMPLICIT_METHODS):
+        return ImplicitRK(prob)
     if prob.method == "scipy_solver":
         return ScipySolver(prob)
     return EngineSolver(prob)
