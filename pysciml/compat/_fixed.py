@@ -18,6 +18,7 @@ until the change is below ``atol + rtol |y|`` in the max norm). The coefficients
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -40,7 +41,8 @@ _GRID_OPTIONS: dict[str, Any] = {"step_size": None, "grid_constructor": None, "i
 _MAX_EVENT_STEPS = 20_000
 
 
-def adams_coefficients(steps: int, implicit: bool) -> list[Fraction]:
+@functools.cache
+def adams_coefficients(steps: int, implicit: bool) -> tuple[Fraction, ...]:
     """Exact weights ``β_j`` of the ``steps``-step Adams formula ``y_{n+1} = y_n + h Σ_j β_j f_{n+1-j}`` (implicit,
     ``j = 0..steps``) or ``y_{n+1} = y_n + h Σ_j β_j f_{n-j}`` (explicit, ``j = 0..steps-1``): the integrals over
     ``[0, 1]`` of the Lagrange basis polynomials on the nodes ``1, 0, -1, …`` (Hairer, Nørsett & Wanner, *Solving
@@ -54,7 +56,7 @@ def adams_coefficients(steps: int, implicit: bool) -> list[Fraction]:
                 scale = 1 / (s_j - s_m)
                 poly = [(a - s_m * b) * scale for a, b in zip([Fraction(0), *poly], [*poly, Fraction(0)], strict=True)]
         weights.append(sum(c / (p + 1) for p, c in enumerate(poly)))
-    return weights
+    return tuple(weights)
 
 
 class FixedGrid(ABC):
