@@ -6,7 +6,8 @@ tableau's continuous extension or quartic through the midpoint). Step control is
 ``factor = safety · ratio^{-1/k}`` clipped to ``[dfactor, ifactor]``, never shrinking after an accepted step, the
 step clipped to ``[min_step, max_step]`` (a step at ``min_step`` is always accepted), steps landing on ``step_t``
 and ``jump_t`` (after a jump ``f`` is re-evaluated just past it), the starting step of Hairer, Nørsett & Wanner
-(*Solving ODEs I*, §II.4) unless ``first_step`` is given.
+(*Solving ODEs I*, §II.4) unless ``first_step`` is given, at most ``max_num_steps`` attempted steps per output
+interval.
 """
 
 from __future__ import annotations
@@ -76,11 +77,11 @@ class AdaptiveRK:
         if self.first_step is None:
             dt = initial_step(self._field, t0, self.y0, self.f, self.stepper.order - 1, self.rtol, self.atol)
         else:
-            dt = torch.as_tensor(float(self.first_step), dtype=self.time_dtype).reshape(1)
+            dt = torch.full((1,), float(self.first_step), dtype=self.time_dtype, device=t0.device)
         self.dt = dt.to(self.time_dtype)
-        self.prev_ratio = torch.ones(1, dtype=self.time_dtype)
+        self.prev_ratio = torch.ones(1, dtype=self.time_dtype, device=t0.device)
         self.last: tuple[Any, ...] | None = None
-        empty = torch.empty(0, dtype=self.time_dtype)
+        empty = torch.empty(0, dtype=self.time_dtype, device=t0.device)
         self._steps = empty if self.step_t is None else _sorted_after(self.step_t, t0[0], self.time_dtype)
         self._jumps = empty if self.jump_t is None else _sorted_after(self.jump_t, t0[0], self.time_dtype)
         if torch.cat([self._steps, self._jumps]).unique().numel() != self._steps.numel() + self._jumps.numel():
@@ -94,8 +95,8 @@ class AdaptiveRK:
     def _step(self) -> None:
         """One attempted step from ``(self.t, self.y)``; on acceptance the state and the dense output move on."""
         if self.n_steps >= self.max_num_steps:
-            raise SolveFailedError(f"max_num_steps exceeded ({self.max_num_steps}); raise options['max_num_steps'] "
-                                   "or loosen rtol/atol")
+            raise SolveFailedError(f"max_num_steps exceeded ({self.max_num_steps} steps in one output interval); "
+                                   "raise options['max_num_steps'] or loosen rtol/atol")
         self.n_steps += 1
         t0, y0, f0 = self.t, self.y, self.f
         dt = self.dt.clamp(self.min_step, self.max_step)
@@ -121,7 +122,7 @@ class AdaptiveRK:
         with torch.no_grad():
             ratio = error_ratio(res.error, y0, res.y, self.rtol, self.atol, self.norm).to(self.time_dtype)
             accept = bool(ratio.item() <= 1.0) or float(dt) <= self.min_step
-            factor = self.ctrl.factor(ratio, self.prev_ratio, torch.tensor([accept]))
+            factor = self.ctrl.factor(ratio, self.prev_ratio, torch.full_like(ratio, accept, dtype=torch.bool))
             if accept:
                 factor = factor.clamp_min(1.0)  # torchdiffeq never shrinks the step after an accepted one
         self.dt = (dt * factor).clamp(self.min_step, self.max_step)
@@ -153,6 +154,7 @@ class AdaptiveRK:
         out = [self.y0[0]]
         for t_k in t[1:]:
             target = t_k.to(self.time_dtype)
+            self.n_steps = 0  # max_num_steps counts per output interval, as in torchdiffeq
             while bool(target > self.t[0]):
                 self._step()
             out.append(self._interp(target)[0])

@@ -143,7 +143,7 @@ class FixedGrid(ABC):
         """Steps of ``step_size`` until ``event_fn`` changes sign, then bisection of the interpolant."""
         if self.opts["step_size"] is None:
             raise ValidationError("event handling with a fixed-grid method needs options['step_size']")
-        dt = torch.as_tensor(float(self.opts["step_size"]), dtype=t0.dtype)
+        dt = torch.as_tensor(float(self.opts["step_size"]), dtype=t0.dtype, device=t0.device)
         y0 = self.y0
         with torch.no_grad():
             sign0 = torch.sign(event_fn(t0, y0))
