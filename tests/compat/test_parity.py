@@ -296,3 +296,19 @@ def test_scipy_solver_and_pysciml_methods(reference: torch.Tensor) -> None:
     for method in ("tsit5", "rodas5p"):
         torch.testing.assert_close(odeint(f, y0_2x3(), T, method=method, rtol=1e-8, atol=1e-10), reference, rtol=0,
                                    atol=1e-6)
+
+
+def test_perturb_evaluates_each_side_of_a_grid_discontinuity() -> None:
+    """``f`` jumps at ``t = 0.5``, a grid point: with ``perturb=True`` the step ending there sees ``f`` just before
+    it and the next step just after it, as in torchdiffeq (without it, the step ending at 0.5 would use ``t = 0.5``)."""
+
+    def f(t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(t < 0.5, 1.0, -2.0) * torch.ones_like(y)
+
+    t = torch.tensor([0.0, 0.5, 1.0], dtype=DT)
+    for method in ("euler", "midpoint", "heun2", "rk4"):
+        options = {"step_size": 0.1, "perturb": True}
+        ours = odeint(f, torch.zeros(1, dtype=DT), t, method=method, options=options)
+        theirs = tdq.odeint(f, torch.zeros(1, dtype=DT), t, method=method, options=options)
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+        assert ours[1].item() == pytest.approx(0.5, abs=1e-12) and ours[2].item() == pytest.approx(-0.5, abs=1e-12)
