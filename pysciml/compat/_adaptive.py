@@ -17,8 +17,10 @@ from typing import Any
 
 import torch
 
+from ..errors import InputTypeError, ValidationError
 from ..integrators.controller import PIController, error_ratio, initial_step
 from ..integrators.explicit import TABLEAUX, ExplicitRK
+from ..validation import check_positive_int
 from ._errors import SolveFailedError
 from ._events import find_event
 from ._problem import Problem, pop_options
@@ -30,6 +32,26 @@ ADAPTIVE_METHODS = {"dopri8": "dopri8", "dopri5": "dopri5", "bosh3": "bosh3", "f
 _OPTIONS: dict[str, Any] = {"first_step": None, "min_step": 0.0, "max_step": math.inf, "safety": 0.9, "ifactor": 10.0,
                             "dfactor": 0.2, "max_num_steps": 2**31 - 1, "step_t": None, "jump_t": None,
                             "dtype": torch.float64}
+
+
+def _check_options(opts: dict[str, Any]) -> None:
+    """The numeric step-control options must be numbers in their ranges."""
+    ranges = {"safety": (0.0, 1.0), "dfactor": (0.0, 1.0), "ifactor": (1.0, math.inf), "min_step": (0.0, math.inf),
+              "max_step": (0.0, math.inf)}
+    for key, (low, high) in ranges.items():
+        try:
+            value = float(opts[key])
+        except (TypeError, ValueError) as exc:
+            raise InputTypeError(f"options[{key!r}] must be a number, got {opts[key]!r}") from exc
+        if not low <= value <= high or (key in ("safety", "dfactor", "max_step") and value == 0):
+            raise ValidationError(f"options[{key!r}] = {value} is outside its range [{low}, {high}]"
+                                  + (" (and must be > 0)" if key in ("safety", "dfactor", "max_step") else ""))
+    if float(opts["min_step"]) > float(opts["max_step"]):
+        raise ValidationError("options['min_step'] must not exceed options['max_step']")
+    if opts["first_step"] is not None and not float(opts["first_step"]) > 0:
+        raise ValidationError(f"options['first_step'] must be > 0, got {opts['first_step']!r}")
+    if not (isinstance(opts["dtype"], torch.dtype) and opts["dtype"].is_floating_point):
+        raise InputTypeError(f"options['dtype'] must be a floating torch.dtype, got {opts['dtype']!r}")
 
 
 def _sorted_after(values: Any, t0: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -52,13 +74,14 @@ class AdaptiveRK:
         self.time_dtype = torch.promote_types(opts["dtype"], real)
         self.rtol, self.atol = prob.rtol, prob.atol
         self.norm = lambda x: torch.as_tensor(norm(x[0])).reshape(1)
+        _check_options(opts)
         k = min(self.stepper.order, self.stepper.error_order or self.stepper.order) + 1
         self.ctrl = PIController(order=k, safety=float(opts["safety"]), min_factor=float(opts["dfactor"]),
                                  max_factor=float(opts["ifactor"]), first_max_factor=float(opts["ifactor"]))
         self.min_step = float(opts["min_step"])
         self.max_step = float(opts["max_step"])
         self.first_step = opts["first_step"]
-        self.max_num_steps = int(opts["max_num_steps"])
+        self.max_num_steps = check_positive_int(opts["max_num_steps"], "options['max_num_steps']")
         self.step_t, self.jump_t = opts["step_t"], opts["jump_t"]
         self._jump_end: torch.Tensor | None = None
 

@@ -171,6 +171,12 @@ def test_failures_raise_what_torchdiffeq_raises() -> None:
         odeint(f, [1.0, 2.0], T)
     with pytest.raises(ValueError, match="nn.Module"):
         odeint_adjoint(lambda t, y: -y, y0_2x3(), T)
+    with pytest.raises(ValidationError, match="safety"):
+        odeint(f, y0_2x3(), T, options={"safety": 1.5})
+    with pytest.raises(ValidationError, match="max_num_steps"):
+        odeint(f, y0_2x3(), T, options={"max_num_steps": 0})
+    with pytest.raises(ValidationError, match="interp"):
+        odeint(f, y0_2x3(), T, method="rk4", options={"interp": "spline"})
     with pytest.warns(UserWarning, match="does not use"):
         odeint(f, y0_2x3(), T, options={"step_size": 0.1})
 
