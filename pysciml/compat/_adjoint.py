@@ -23,8 +23,10 @@ from ._problem import Problem, flat_to_shape, mixed_norm, normalise
 from ._solve import finish, methods, odeint, solve
 
 
-def _adjoint_norm(option: Any, shapes: Any, state_norm: Callable[[torch.Tensor], Any]) -> Callable[..., Any]:
-    """The error norm of the backward solve on the tuple ``(vjp_t, y, adj_y, *vjp_params)``."""
+def _adjoint_norm(option: Any, shapes: Any, y_shape: torch.Size,
+                  state_norm: Callable[[torch.Tensor], Any]) -> Callable[..., Any]:
+    """The error norm of the backward solve on the tuple ``(vjp_t, y, adj_y, *vjp_params)`` (``y``, ``adj_y`` flat;
+    a user's norm gets them in the user's layout)."""
     if option is None or option == "seminorm":
         with_params = option is None
 
@@ -37,7 +39,7 @@ def _adjoint_norm(option: Any, shapes: Any, state_norm: Callable[[torch.Tensor],
     if not callable(option):
         raise InputTypeError(f"adjoint_options['norm'] must be 'seminorm' or callable, got {option!r}")
     if shapes is None:
-        return option
+        return lambda parts: option((parts[0], parts[1].reshape(y_shape), parts[2].reshape(y_shape), *parts[3:]))
 
     def unpacked(parts: tuple[torch.Tensor, ...]) -> Any:
         vjp_t, y, adj_y, *params = parts
@@ -146,7 +148,8 @@ def odeint_adjoint(func: Callable[..., Any], y0: Any, t: torch.Tensor, *, rtol: 
         raise InputTypeError("adjoint_params must be an iterable of tensors")
     params = tuple(p for p in params if p.requires_grad)
     prob = normalise(func, y0, t, rtol, atol, method, options, event_fn, methods())
-    adjoint_options["norm"] = _adjoint_norm(adjoint_options.get("norm"), prob.shapes, prob.options["norm"])
+    adjoint_options["norm"] = _adjoint_norm(adjoint_options.get("norm"), prob.shapes, prob.y_shape,
+                                            prob.options["norm"])
     back = {"rtol": _scalar_tol(rtol if adjoint_rtol is None else adjoint_rtol),
             "atol": _scalar_tol(atol if adjoint_atol is None else adjoint_atol),
             "method": prob.method if adjoint_method is None else adjoint_method, "options": adjoint_options}

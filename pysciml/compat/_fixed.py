@@ -99,7 +99,7 @@ class FixedGrid(ABC):
         if self.opts["grid_constructor"] is not None:
             grid = torch.as_tensor(self.opts["grid_constructor"](self.func, self.y0, t)).to(t)
         elif step is not None:
-            n = math.ceil(float((t[-1] - t[0]) / float(step)) + 1)
+            n = math.ceil(float((t[-1] - t[0]).detach()) / float(step) + 1)
             grid = torch.arange(n, dtype=t.dtype, device=t.device) * float(step) + t[0]
             grid[-1] = t[-1]
         else:

@@ -214,9 +214,9 @@ def normalise(func: Any, y0: Any, t: Any, rtol: Any, atol: Any, method: str | No
     user_norm = options.get("norm")
     if user_norm is None:
         options["norm"] = rms_norm if shapes is None else (lambda x: mixed_norm(flat_to_shape(x, (), shapes)))
-    elif callable(user_norm):
-        if shapes is not None:
-            options["norm"] = lambda x: user_norm(flat_to_shape(x, (), shapes))
+    elif callable(user_norm):  # the user's norm sees the state in the user's layout
+        options["norm"] = ((lambda x: user_norm(x.reshape(y0.shape))) if shapes is None
+                           else (lambda x: user_norm(flat_to_shape(x, (), shapes))))
     else:
         raise InputTypeError(f"options['norm'] must be callable norm(y) -> scalar, got {user_norm!r}")
     y_shape = y0.shape if shapes is None else y_flat.shape

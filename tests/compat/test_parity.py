@@ -318,3 +318,28 @@ def test_perturb_evaluates_each_side_of_a_grid_discontinuity() -> None:
         theirs = tdq.odeint(f, torch.zeros(1, dtype=DT), t, method=method, options=options)
         torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
         assert ours[1].item() == pytest.approx(0.5, abs=1e-12) and ours[2].item() == pytest.approx(-0.5, abs=1e-12)
+
+
+def test_user_norms_see_the_users_layout() -> None:
+    """A callable ``norm`` gets the state shaped like ``y0`` (a tuple for tuple states), and an adjoint norm the
+    tuple ``(t, y, adj_y, *adj_params)`` with ``y``, ``adj_y`` shaped like ``y0``, as in torchdiffeq."""
+    seen: list[tuple] = []
+
+    def norm(state: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(state.shape))
+        return state.pow(2).mean().sqrt()
+
+    odeint(lambda t, y: -y, torch.ones(2, 2, dtype=DT), T, options={"norm": norm})
+    assert set(seen) == {(2, 2)}
+    seen.clear()
+    k = torch.tensor(0.5, dtype=DT, requires_grad=True)
+
+    def adjoint_norm(parts: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        seen.append(tuple(tuple(p.shape) for p in parts))
+        return max(p.abs().max() for p in parts)
+
+    ys = odeint_adjoint(lambda t, y: -k * y, torch.ones((), dtype=DT), T, adjoint_params=(k,),
+                        adjoint_options={"norm": adjoint_norm})
+    ys.sum().backward()
+    assert set(seen) == {((), (), (), ())}
+    assert k.grad is not None
