@@ -64,7 +64,11 @@ def _sorted_after(values: Any, t0: torch.Tensor, dtype: torch.dtype) -> torch.Te
 class AdaptiveRK:
     """torchdiffeq's ``RKAdaptiveStepsizeODESolver`` behaviour on a pysciml tableau (see the module docstring)."""
 
+    #: the step callbacks this solver calls
+    CALLBACKS = ("callback_step", "callback_accept_step", "callback_reject_step")
+
     def __init__(self, prob: Problem) -> None:
+        self.prob = prob
         self.func = prob.func
         self.y0 = prob.y0.unsqueeze(0)  # [1, N]: one sample
         norm = prob.options["norm"]
@@ -139,6 +143,7 @@ class AdaptiveRK:
         if jump is not None:
             t1 = jump.reshape(1)
         dt = t1 - t0
+        self.prob.callback("callback_step", t0[0], y0[0], dt[0])
         self._jump_end = None if jump is None else t1[0].to(y0.dtype)
         res = self.stepper.step(self._field, t0, y0, dt, f0)
         self._jump_end = None
@@ -149,6 +154,7 @@ class AdaptiveRK:
             if accept:
                 factor = factor.clamp_min(1.0)  # torchdiffeq never shrinks the step after an accepted one
         self.dt = (dt * factor).clamp(self.min_step, self.max_step)
+        self.prob.callback("callback_accept_step" if accept else "callback_reject_step", t0[0], y0[0], dt[0])
         if not accept:
             return
         y1 = res.y

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..errors import InputTypeError, ValidationError
-from ._problem import Problem, flat_to_shape, mixed_norm, normalise
+from ._problem import CALLBACKS, Problem, flat_to_shape, mixed_norm, normalise
 from ._solve import finish, methods, odeint, solve
 
 
@@ -100,6 +100,9 @@ class _Adjoint(torch.autograd.Function):
             vjp_t = vjps.pop(0).to(y.dtype) if t_grad else state[0].new_zeros(())
             return (vjp_t, f.detach(), *vjps)
 
+        for name in CALLBACKS:  # the user's callback_*_adjoint run on the backward solve's steps
+            if hasattr(func.func, name + "_adjoint"):
+                setattr(augmented, name, getattr(func.func, name + "_adjoint"))
         with torch.no_grad():
             aug = [ys.new_zeros(()), ys[-1], grad_ys[-1], *(torch.zeros_like(p) for p in params)]
             time_vjps = torch.zeros_like(t) if t_grad else None

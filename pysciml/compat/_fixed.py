@@ -62,7 +62,11 @@ def adams_coefficients(steps: int, implicit: bool) -> tuple[Fraction, ...]:
 class FixedGrid(ABC):
     """torchdiffeq's ``FixedGridODESolver`` behaviour (see the module docstring)."""
 
+    #: the step callbacks this solver calls
+    CALLBACKS = ("callback_step",)
+
     def __init__(self, prob: Problem, extra: dict[str, Any] | None = None) -> None:
+        self.prob = prob
         self.func = prob.func
         self.y0 = prob.y0
         self.rtol, self.atol = prob.rtol, prob.atol
@@ -131,6 +135,7 @@ class FixedGrid(ABC):
         y0 = self.y0
         for t0, t1 in zip(grid[:-1], grid[1:], strict=True):
             self._bounds = (t0, t1)
+            self.prob.callback("callback_step", t0, y0, t1 - t0)
             y1, f0 = self.step(t0, t1 - t0, t1, y0)
             while j < len(t) and bool(t1 >= t[j]):
                 out.append(self._interp(t0, t1, y0, y1, f0, t[j]))
@@ -150,6 +155,7 @@ class FixedGrid(ABC):
         for _ in range(_MAX_EVENT_STEPS):
             t1 = t0 + dt
             self._bounds = (t0, t1)
+            self.prob.callback("callback_step", t0, y0, dt)
             y1, f0 = self.step(t0, dt, t1, y0)
             with torch.no_grad():
                 changed = bool(torch.sign(event_fn(t1, y1)) != sign0)

@@ -21,6 +21,8 @@ from ..integrators.fields import checked_output
 from ..validation import check_choice
 
 Shapes = list[torch.Size] | None
+#: the step callbacks torchdiffeq looks up on ``func`` (``callback_*_adjoint`` for the adjoint's backward solve)
+CALLBACKS = ("callback_step", "callback_accept_step", "callback_reject_step")
 
 
 def flat_to_shape(x: torch.Tensor, lead: tuple[int, ...], shapes: Sequence[torch.Size]) -> tuple[torch.Tensor, ...]:
@@ -99,6 +101,22 @@ def event_on_flat(event_fn: Callable[..., Any], shapes: Shapes, reverse: bool, y
     return combined
 
 
+def user_callbacks(func: Any, shapes: Shapes, y_shape: torch.Size, reverse: bool) -> dict[str, Callable[..., Any]]:
+    """``func``'s step callbacks ``cb(t0, y0, dt)``, called with the user's time and state layout."""
+    out = {}
+    for name in CALLBACKS:
+        callback = getattr(func, name, None)
+        if callback is None:
+            continue
+
+        def call(t0: torch.Tensor, y0: torch.Tensor, dt: torch.Tensor, callback: Any = callback) -> Any:
+            state = y0.reshape(y_shape) if shapes is None else flat_to_shape(y0, (), shapes)
+            return callback(-t0 if reverse else t0, state, dt)
+
+        out[name] = call
+    return out
+
+
 @dataclasses.dataclass
 class Problem:
     """A normalised call (see the module docstring)."""
@@ -114,6 +132,12 @@ class Problem:
     reverse: bool
     event_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None
     y_shape: torch.Size
+    callbacks: dict[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
+
+    def callback(self, name: str, t0: torch.Tensor, y0: torch.Tensor, dt: torch.Tensor) -> None:
+        """Call the user's ``name`` callback (if any) with the step's start, state and size."""
+        if name in self.callbacks:
+            self.callbacks[name](t0, y0, dt)
 
     def unflatten(self, sol: torch.Tensor) -> Any:
         """``[T, N]`` -> the user's layout: ``[T, *y0.shape]`` or a tuple of ``[T, *shape_i]``."""
@@ -224,7 +248,7 @@ def normalise(func: Any, y0: Any, t: Any, rtol: Any, atol: Any, method: str | No
     event = None if event_fn is None else event_on_flat(event_fn, shapes, reverse, y_shape, t[0], y_flat)
     return Problem(func=flat_func, y0=y_flat, t=t, rtol=_tol("rtol", rtol, y_flat), atol=_tol("atol", atol, y_flat),
                    method=method.lower(), options=options, shapes=shapes, reverse=reverse, event_fn=event,
-                   y_shape=y_shape)
+                   y_shape=y_shape, callbacks=user_callbacks(func, shapes, y_shape, reverse))
 
 
 def pop_options(options: dict[str, Any], known: dict[str, Any], method: str) -> dict[str, Any]:

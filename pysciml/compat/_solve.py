@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -34,18 +35,24 @@ def methods() -> list[str]:
 
 
 def make_solver(prob: Problem) -> Any:
-    """The solver object for ``prob.method`` (consumes ``prob.options``)."""
+    """The solver object for ``prob.method`` (consumes ``prob.options``); warns, as torchdiffeq does, about step
+    callbacks on ``func`` that the method never calls."""
     if prob.method in ADAPTIVE_METHODS:
-        return AdaptiveRK(prob)
-    if prob.method in RK_METHODS:
-        return FixedRK(prob)
-    if prob.method in ADAMS_METHODS:
-        return Adams(prob)
-    if prob.method in (m.lower() for m in IMPLICIT_METHODS):
-        return ImplicitRK(prob)
-    if prob.method == "scipy_solver":
-        return ScipySolver(prob)
-    return EngineSolver(prob)
+        solver: Any = AdaptiveRK(prob)
+    elif prob.method in RK_METHODS:
+        solver = FixedRK(prob)
+    elif prob.method in ADAMS_METHODS:
+        solver = Adams(prob)
+    elif prob.method in (m.lower() for m in IMPLICIT_METHODS):
+        solver = ImplicitRK(prob)
+    elif prob.method == "scipy_solver":
+        solver = ScipySolver(prob)
+    else:
+        solver = EngineSolver(prob)
+    unused = sorted(set(prob.callbacks) - set(getattr(solver, "CALLBACKS", ())))
+    if unused:
+        warnings.warn(f"method {prob.method!r} does not call the callbacks {unused}", stacklevel=4)
+    return solver
 
 
 def solve(prob: Problem) -> Any:

@@ -343,3 +343,37 @@ def test_user_norms_see_the_users_layout() -> None:
     ys.sum().backward()
     assert set(seen) == {((), (), (), ())}
     assert k.grad is not None
+
+
+@pytest.mark.filterwarnings("ignore:.*did not converge")  # torchdiffeq's Adams–Moulton on steps of 0.1
+@pytest.mark.parametrize("method", ["dopri5", "rk4", "implicit_adams"])
+def test_step_callbacks(method: str) -> None:
+    """``func.callback_step`` / ``callback_accept_step`` / ``callback_reject_step`` and their ``_adjoint`` versions
+    are called per step as in torchdiffeq (same counts on a fixed grid; accept + reject = steps when adaptive)."""
+    counts = []
+    for lib in (__import__("pysciml.compat", fromlist=["x"]), tdq):
+        f = Counted()
+        count: dict[str, int] = {}
+        names = ["callback_step"] + (["callback_accept_step", "callback_reject_step"] if method == "dopri5" else [])
+        for name in names:
+            for suffix in ("", "_adjoint"):
+                def cb(t0: torch.Tensor, y0: torch.Tensor, dt: torch.Tensor, key: str = name + suffix) -> None:
+                    assert isinstance(y0, tuple) if key.endswith("_adjoint") else y0.shape == (2, 3)
+                    count[key] = count.get(key, 0) + 1
+
+                setattr(f, name + suffix, cb)
+        options = None if method == "dopri5" else {"step_size": 0.1}
+        lib.odeint_adjoint(f, y0_2x3(), T, method=method, options=options).sum().backward()
+        counts.append(count)
+    ours, theirs = counts
+    assert set(ours) == set(theirs)
+    if method != "dopri5":
+        assert ours == theirs
+    else:
+        for suffix in ("", "_adjoint"):
+            assert ours["callback_step" + suffix] == (ours["callback_accept_step" + suffix]
+                                                       + ours["callback_reject_step" + suffix]) > 0
+    with pytest.warns(UserWarning, match="does not call the callbacks"):
+        g = Counted()
+        g.callback_accept_step = lambda t0, y0, dt: None
+        odeint(g, y0_2x3(), T, method="rk4")
