@@ -1,4 +1,5 @@
-"""torchdiffeq drop-in: ``from pysciml.compat import odeint, odeint_adjoint, odeint_event`` is the whole migration.
+"""torchdiffeq drop-in: ``from pysciml.compat import odeint, odeint_adjoint, odeint_event`` is the whole migration
+(``odeint_dense`` too).
 
 The functions take torchdiffeq's arguments and return what torchdiffeq returns (time-first solutions, tuple
 states, states of any shape including 0-dim, decreasing ``t``, events), run on pysciml's tableaux and steppers:
@@ -21,7 +22,7 @@ from __future__ import annotations
 from ._adjoint import odeint_adjoint
 from ._errors import SolveFailedError
 from ._fixed import adams_coefficients
-from ._solve import TORCHDIFFEQ_METHODS, methods, odeint, odeint_event
+from ._solve import TORCHDIFFEQ_METHODS, methods, odeint, odeint_dense, odeint_event
 
 __all__ = ["TORCHDIFFEQ_METHODS", "SolveFailedError", "adams_coefficients", "methods", "odeint", "odeint_adjoint",
-           "odeint_event"]
+           "odeint_dense", "odeint_event"]

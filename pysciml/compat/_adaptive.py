@@ -88,6 +88,7 @@ class AdaptiveRK:
         self.max_num_steps = check_positive_int(opts["max_num_steps"], "options['max_num_steps']")
         self.step_t, self.jump_t = opts["step_t"], opts["jump_t"]
         self._jump_end: torch.Tensor | None = None
+        self.steps: list[tuple[Any, ...]] | None = None  # every accepted step, when recording (dense output)
 
     # -- the field the stepper sees: [1] times, [1, N] states ------------------------------------------------
     def _field(self, tb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
@@ -165,12 +166,14 @@ class AdaptiveRK:
         else:
             f1 = self._field(t1, y1)
         self.last = (t0, dt, y0, y1, f0, f1, res.interp)
+        if self.steps is not None:
+            self.steps.append(self.last)
         self.t, self.y, self.f = t1, y1, f1
         self.prev_ratio = ratio
 
-    def _interp(self, t: torch.Tensor) -> torch.Tensor:
-        """Dense output ``[1, N]`` at ``t`` inside the last accepted step."""
-        t0, dt, y0, y1, f0, f1, interp = self.last
+    def interpolate(self, t: torch.Tensor, step: tuple[Any, ...] | None = None) -> torch.Tensor:
+        """Dense output ``[1, N]`` at ``t`` inside ``step`` (default: the last accepted step)."""
+        t0, dt, y0, y1, f0, f1, interp = self.last if step is None else step
         t = t.to(self.time_dtype).reshape(1)
         if bool((t == t0 + dt).all()) and not t.requires_grad:
             return y1
@@ -186,8 +189,16 @@ class AdaptiveRK:
             self.n_steps = 0  # max_num_steps counts per output interval, as in torchdiffeq
             while bool(target > self.t[0]):
                 self._step()
-            out.append(self._interp(target)[0])
+            out.append(self.interpolate(target)[0])
         return torch.stack(out)
+
+    def dense(self, t0: torch.Tensor, t1: torch.Tensor) -> tuple[torch.Tensor, list[tuple[Any, ...]]]:
+        """Solve from ``t0`` to ``t1`` keeping every accepted step: ``(step ends [n + 1], steps)`` for
+        :meth:`interpolate`."""
+        self.steps = []
+        self.integrate(torch.stack([t0, t1]))
+        ends = torch.stack([self.steps[0][0][0].detach()] + [(s[0] + s[1])[0].detach() for s in self.steps])
+        return ends, self.steps
 
     def integrate_until_event(self, t0: torch.Tensor, event_fn: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """``(event_t, [y0, y(event_t)])``: step until ``event_fn`` changes sign, then bisect the dense output."""
@@ -205,5 +216,5 @@ class AdaptiveRK:
                         break
         t_lo, dt = self.last[0], self.last[1]
         tol = float(self.atol.min()) if isinstance(self.atol, torch.Tensor) else float(self.atol)
-        event_t = find_event(lambda tt: self._interp(tt)[0], sign0, t_lo[0], (t_lo + dt)[0], event_fn, tol)
-        return event_t, torch.stack([self.y0[0], self._interp(event_t)[0]])
+        event_t = find_event(lambda tt: self.interpolate(tt)[0], sign0, t_lo[0], (t_lo + dt)[0], event_fn, tol)
+        return event_t, torch.stack([self.y0[0], self.interpolate(event_t)[0]])

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..errors import InputTypeError, UnsupportedError
+from ..errors import InputTypeError, UnsupportedError, ValidationError
 from ..integrators.registry import available_methods
 from ._adaptive import ADAPTIVE_METHODS, AdaptiveRK
 from ._events import EventGradient
@@ -98,6 +98,39 @@ def odeint(func: Callable[..., Any], y0: Any, t: torch.Tensor, *, rtol: Any = 1e
     """
     prob = normalise(func, y0, t, rtol, atol, method, options, event_fn, methods())
     return finish(prob, solve(prob), t)
+
+
+def odeint_dense(func: Callable[..., Any], y0: torch.Tensor, t0: Any, t1: Any, *, rtol: Any = 1e-7,
+                 atol: Any = 1e-9, method: str | None = None,
+                 options: dict[str, Any] | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Solve from ``t0`` to ``t1`` and return the dense output ``y(t_eval)`` as a function, torchdiffeq-style.
+
+    ``y0`` must be a tensor and ``method`` adaptive (``dopri5`` by default); the function takes times
+    ``t_eval [*E]`` inside ``[t0, t1]`` and returns ``[*E, *y0.shape]``, evaluating the interpolant of the step
+    that holds each time.
+    """
+    if not isinstance(y0, torch.Tensor):
+        raise UnsupportedError("odeint_dense needs a tensor y0 (tuples are not supported, as in torchdiffeq)")
+    t_ref = t0 if isinstance(t0, torch.Tensor) else torch.as_tensor(t0, dtype=torch.float64)
+    t = torch.stack([torch.as_tensor(t0), torch.as_tensor(t1)]).to(t_ref.dtype if t_ref.is_floating_point()
+                                                                    else torch.float64)
+    prob = normalise(func, y0, t, rtol, atol, method, options, None, methods())
+    if prob.method not in ADAPTIVE_METHODS:
+        raise UnsupportedError(f"odeint_dense needs an adaptive method ({', '.join(ADAPTIVE_METHODS)}), "
+                               f"got {prob.method!r}")
+    solver = AdaptiveRK(prob)
+    ends, steps = solver.dense(prob.t[0], prob.t[1])
+
+    def dense_output(t_eval: torch.Tensor) -> torch.Tensor:
+        tt = torch.as_tensor(t_eval, dtype=ends.dtype, device=ends.device)
+        tt = -tt if prob.reverse else tt
+        if bool((tt < ends[0]).any()) or bool((tt > ends[-1]).any()):
+            raise ValidationError(f"dense output asked outside the solved interval [{t0}, {t1}]")
+        idx = (torch.searchsorted(ends, tt.reshape(-1).detach(), right=True) - 1).clamp(0, len(steps) - 1)
+        vals = [solver.interpolate(tk, steps[int(i)])[0] for tk, i in zip(tt.reshape(-1), idx, strict=True)]
+        return torch.stack(vals).reshape(*tt.shape, *prob.y_shape) if vals else y0.new_empty(0, *y0.shape)
+
+    return dense_output
 
 
 def odeint_event(func: Callable[..., Any], y0: Any, t0: torch.Tensor, *, event_fn: Callable[..., Any],

@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from pysciml.compat import odeint, odeint_adjoint, odeint_event
+from pysciml.compat import odeint, odeint_adjoint, odeint_dense, odeint_event
 from pysciml.compat._errors import SolveFailedError
 from pysciml.errors import InputTypeError, ValidationError
 
@@ -377,3 +377,20 @@ def test_step_callbacks(method: str) -> None:
         g = Counted()
         g.callback_accept_step = lambda t0, y0, dt: None
         odeint(g, y0_2x3(), T, method="rk4")
+
+
+def test_odeint_dense() -> None:
+    f = Counted()
+    y0 = y0_2x3()
+    t_eval = torch.linspace(0.1, 1.9, 13, dtype=DT)
+    ours = odeint_dense(f, y0, torch.tensor(0.0, dtype=DT), torch.tensor(2.0, dtype=DT))
+    theirs = tdq.odeint_dense(f, y0, torch.tensor(0.0, dtype=DT), torch.tensor(2.0, dtype=DT))
+    ref = odeint(f, y0, torch.cat([torch.zeros(1, dtype=DT), t_eval]), rtol=1e-12, atol=1e-13)[1:]
+    theirs_values = torch.stack([theirs(tk) for tk in t_eval])  # torchdiffeq's takes one time per call
+    assert ours(t_eval).shape == theirs_values.shape == (13, 2, 3) and ours(t_eval[3]).shape == (2, 3)
+    torch.testing.assert_close(ours(t_eval), theirs_values, rtol=0, atol=2e-6)
+    torch.testing.assert_close(ours(t_eval), ref, rtol=0, atol=2e-6)
+    backwards = odeint_dense(f, y0, torch.tensor(2.0, dtype=DT), torch.tensor(0.0, dtype=DT))
+    torch.testing.assert_close(backwards(torch.tensor(2.0, dtype=DT)), y0)
+    with pytest.raises(ValidationError, match="outside"):
+        ours(torch.tensor([2.5], dtype=DT))
