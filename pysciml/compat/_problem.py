@@ -58,14 +58,12 @@ class FlatFunc:
         self.shapes = shapes
         self.y_shape = y_shape
         self.sign = -1.0 if reverse else 1.0
-        self.n_calls = 0
 
     def __call__(self, t: torch.Tensor, y: torch.Tensor, perturb: int = 0) -> torch.Tensor:
         t = t.to(y.real.dtype if y.is_complex() else y.dtype)
         if perturb:
             t = t + (torch.nextafter(t.detach(), t.detach() + perturb) - t.detach())
         t_user = -t if self.sign < 0 else t
-        self.n_calls += 1
         if self.shapes is None:
             y_user = y.reshape(self.y_shape)
             out = checked_output(self.func(t_user, y_user), y_user, "func(t, y)").reshape(-1)
