@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_regularizers.py --quick
 	$(PY) benchmarks/bench_step_growth.py --quick
 	$(PY) benchmarks/bench_rollout.py --quick
+	$(PY) benchmarks/bench_compat.py --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -90,7 +90,9 @@ class _Adjoint(torch.autograd.Function):
             with torch.enable_grad():
                 y_in = y.detach().requires_grad_(True)
                 fy = f_eval(-s[0], y_in)
-                grads = torch.autograd.grad(fy, (y_in, *params), grad_outputs=a, allow_unused=True)
+                # a field that depends on neither y nor the parameters (e.g. f(t)) has no graph: zero VJPs
+                grads = (torch.autograd.grad(fy, (y_in, *params), grad_outputs=a, allow_unused=True)
+                         if fy.requires_grad else (None,) * (1 + len(params)))
             grads = [torch.zeros_like(x) if g is None else g
                      for g, x in zip(grads, (y_in, *params), strict=True)]
             return torch.cat([(-fy.detach()).reshape(-1)] + [g.reshape(-1) for g in grads]).unsqueeze(0)

@@ -13,9 +13,26 @@ from collections.abc import Callable
 
 import torch
 
-from ..errors import ValidationError
+from ..errors import InputTypeError, ValidationError
 
 Func = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def checked_output(out: object, y: torch.Tensor, name: str = "f(t, y)") -> torch.Tensor:
+    """The value of a vector field, checked against the state ``y``: it must be a tensor of ``y``'s shape; a
+    floating-point dtype other than ``y``'s (e.g. float64 constants in a float32 solve) is cast to ``y``'s dtype;
+    anything else raises :class:`~pysciml.errors.InputTypeError`/:class:`~pysciml.errors.ValidationError`."""
+    if not isinstance(out, torch.Tensor):
+        raise InputTypeError(f"{name} must return a torch.Tensor, got {type(out).__name__}")
+    if out.shape != y.shape:
+        raise ValidationError(f"{name} returned shape {tuple(out.shape)} for a state of shape {tuple(y.shape)}; "
+                              "it must return dy/dt with the state's shape")
+    if out.dtype != y.dtype:
+        if not out.is_floating_point():
+            raise InputTypeError(f"{name} returned dtype {out.dtype} for a {y.dtype} state; return a floating "
+                                 "tensor (ideally of the state's dtype)")
+        out = out.to(y.dtype)
+    return out
 
 
 class VectorField:
@@ -37,7 +54,8 @@ class VectorField:
         self._has_trainable: bool | None = None  # does f close over tensors that require grad? (probed once)
 
     def __call__(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.f(t, y)
+        """``f(t, y)``, checked: a tensor of ``y``'s shape; a floating dtype other than ``y``'s is cast to it."""
+        return checked_output(self.f(t, y), y)
 
     @property
     def has_analytic_jacobian(self) -> bool:
@@ -104,7 +122,7 @@ class VectorField:
         with torch.enable_grad():
             y_in = y if (differentiable and y.requires_grad) else y.detach().requires_grad_(want_y)
             t_in = t if (differentiable and t.requires_grad) else t.detach().requires_grad_(want_t)
-            out = self.f(t_in, y_in)
+            out = checked_output(self.f(t_in, y_in), y_in)
             inputs = [x for x, want in ((y_in, want_y), (t_in, want_t)) if want and x.requires_grad]
             grads: tuple[torch.Tensor | None, ...] = (None,) * len(inputs)
             if out.requires_grad and inputs:

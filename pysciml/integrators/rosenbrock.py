@@ -421,7 +421,7 @@ class RosenbrockStepper(Stepper):
 
     def init(self, field: Any, t0: torch.Tensor, y0: torch.Tensor) -> torch.Tensor | None:
         """``f(t0, y0)``: the first stage needs it (FSAL methods then reuse ``f(t1, y1)``)."""
-        return field(t0, y0)
+        return field(t0.to(y0.dtype), y0)
 
     def step(self, field: Any, t: torch.Tensor, y: torch.Tensor, dt: torch.Tensor,
              f0: torch.Tensor | None) -> StepResult:

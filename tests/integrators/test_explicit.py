@@ -26,7 +26,7 @@ def hurwitz(dim: int, seed: int) -> torch.Tensor:
 
 
 def test_tableaux_validate_and_detect_fsal() -> None:
-    assert {n for n, t in TABLEAUX.items() if t.fsal} == {"bosh3", "dopri5", "tsit5"}
+    assert {n for n, t in TABLEAUX.items() if t.fsal} == {"bosh3", "dopri5", "dopri8", "tsit5"}
     with pytest.raises(ValidationError, match="row sums"):
         ButcherTableau("bad", 2, np.array([[0, 0], [0.4, 0]]), [0.5, 0.5], [0.0, 0.5])
     with pytest.raises(ValidationError, match="sum to 1"):
@@ -43,7 +43,7 @@ def test_convergence_order_against_matrix_exp(name: str) -> None:
     t_end = 1.0
     exact = y0 @ torch.linalg.matrix_exp(a * t_end).T
     order = TABLEAUX[name].order
-    ns = [32, 64, 128, 256] if order >= 4 else [64, 128, 256]
+    ns = [5, 6, 8, 10] if order >= 8 else [32, 64, 128, 256] if order >= 4 else [64, 128, 256]
     errs = []
     for n in ns:
         sol = pysciml.odeint(lambda t, y: y @ a.T, y0, torch.tensor([0.0, t_end], dtype=DT), method=name,
@@ -51,7 +51,8 @@ def test_convergence_order_against_matrix_exp(name: str) -> None:
         assert bool((sol.stats["n_steps"] == n).all())
         errs.append((sol.ys[:, -1] - exact).abs().max().item())
     slope = np.polyfit(np.log([t_end / n for n in ns]), np.log(errs), 1)[0]
-    assert abs(slope - order) < 0.2, (name, slope, errs)
+    # dopri8's 9th-order error terms are tiny (~1e-8, its order conditions): at testable steps the slope is ~9
+    assert order - 0.2 < slope < order + (1.5 if order >= 8 else 0.2), (name, slope, errs)
 
 
 @pytest.mark.parametrize("name", ["bosh3", "dopri5", "tsit5"])
