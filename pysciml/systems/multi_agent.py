@@ -126,11 +126,15 @@ class MultiAgent(System):
         """Agent field with the shared signal supplied from outside: ``η [..., 3 Na]``, ``w [..., 2]`` →
         ``η' [..., 3 Na]`` (numpy or torch; eq. (9) of the paper)."""
         xp = namespace(eta)
-        s, (pose, *_) = self._controls(eta, w)
-        v = xp.tanh(s)
-        phi = pose[..., 2]
+        v = self.velocities(eta, w)
+        phi = eta.reshape(eta.shape[:-1] + (self.params.n_agents, 3))[..., 2]
         agents = xp.stack([xp.cos(phi) * v[..., 0], xp.sin(phi) * v[..., 0], v[..., 1]], axis=-1)
         return agents.reshape(eta.shape[:-1] + (3 * self.params.n_agents,))
+
+    def velocities(self, eta: Array, w: Array) -> Any:
+        """The known policy ``v_i = (ν_i, ω_i) = tanh(w + K_c + (1/Na) Σ K_o)``: ``η [..., 3 Na]``, ``w [..., 2]`` →
+        ``[..., Na, 2]`` (what the kinematics ``J(η_i)`` multiplies)."""
+        return namespace(eta).tanh(self._controls(eta, w)[0])
 
     def input_series(self, y0: Any) -> FourierSeries:
         """The signal ``w(t)`` of the trajectories starting at (augmented) states ``y0 [B, dim]``."""

@@ -1,8 +1,8 @@
 """Planar vehicle (3-DOF rigid body in the plane) driven by a Fourier-series input.
 
 Quaglino, Gallieri, Masci & Koutník, "SNODE: Spectral Discretization of Neural ODEs for System
-Identification" (ICLR 2020, arXiv:1906.07038), §5 and App. A, in Fossen's (2011) notation: pose ``η = (x, y, φ)`` in the world frame, body-frame
-velocities ``v = (vx, vy, ω)``,
+Identification" (ICLR 2020, arXiv:1906.07038), §5 and App. A, in Fossen's (2011) notation: pose
+``η = (x, y, φ)`` in the world frame, body-frame velocities ``v = (vx, vy, ω)``,
 
     η' = J(φ) v,      M v' + d(v) + C(v) v = u,      u = (Fx, 0, τ),
 
