@@ -198,7 +198,10 @@ def plot(runs: dict[str, Recorder], t: torch.Tensor, y: torch.Tensor, out: Path)
         fig, axes = plt.subplots(len(shown), 3, figsize=(12, 3.6 * len(shown)), squeeze=False)
         for r, name in enumerate(shown):
             keys = sorted(runs[name].shots)
-            for c, k in enumerate([keys[0], keys[len(keys) // 2], keys[-1]]):
+            picks = sorted({keys[0], keys[len(keys) // 2], keys[-1]})
+            for ax in axes[r, len(picks):]:
+                ax.set_visible(False)
+            for c, k in enumerate(picks):
                 ax, pred = axes[r, c], runs[name].shots[k]
                 for b in range(3):
                     ax.plot(y[b, :, 0], y[b, :, 1], "r-", lw=1.5, label="true" if b == 0 else None)
@@ -227,7 +230,7 @@ def main() -> None:
     eval_every = {"delta-SNet": 25, "alpha-SNet": 5, "BKPR-Euler": 10, "BKPR-dopri5": 5, "ADJ-dopri5": 20}
     if not args.quick:
         eval_every = {k: 2 * v for k, v in eval_every.items()}
-    snapshots = (20, 100, 300)
+    snapshots = (5, 20, 100, 300)
 
     system = systems.get("vehicle")
     t = torch.linspace(0.0, 10.0, 100, dtype=torch.float64)
