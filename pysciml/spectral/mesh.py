@@ -165,7 +165,7 @@ class SpectralMesh:
                 raise ValidationError("pin_start=True needs the first sample at t_0 (the initial state)")
             rhs = rhs - interp[:, :1] @ rhs[:1]
             free = torch.linalg.lstsq(interp[:, 1:].cpu(), rhs.cpu(), driver="gelsd").solution.to(y)
-            sol = torch.cat([rhs[:1] * 0 + y[:, 0].reshape(1, -1), free], dim=0)
+            sol = torch.cat([y[:, 0].reshape(1, -1), free], dim=0)
         else:
             sol = torch.linalg.lstsq(interp.cpu(), rhs.cpu(), driver="gelsd").solution.to(y)
         return sol.reshape(self.n_nodes, y.shape[0], y.shape[2]).transpose(0, 1).contiguous()
