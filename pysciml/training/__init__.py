@@ -5,7 +5,8 @@ validation, best model, JSON-lines metrics with every loss term separately, atom
 exact resume, ``device=``, dtype checks, divergence detection). Extend it with :mod:`callbacks
 <pysciml.training.callbacks>` (:class:`EarlyStopping`, :class:`ExponentialDecay` / :class:`LRScheduler` per
 step or epoch, :class:`ProjectionHook`). :func:`load_model` rebuilds a model from a checkpoint;
-:func:`train_from_config` drives ``pysciml train CONFIG.toml``.
+:class:`SNetTrainer` trains by the spectral relaxation of Quaglino et al. (arXiv:1906.07038), δ-SNet
+and α-SNet. :func:`train_from_config` drives ``pysciml train CONFIG.toml``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from .checkpoint import capture_rng_state, load_checkpoint, load_model, restore_
 from .classifier import ClassifierTrainer
 from .metrics import plot_loss_curve, write_jsonl
 from .rollout import RolloutTrainer, model_kind
+from .snet import SNetResult, SNetTrainer
 
 __all__ = ["Callback", "ClassifierTrainer", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook",
-           "RolloutTrainer", "StabilizePenalty", "TrainResult", "Trainer", "TrainingDiverged", "capture_rng_state",
-           "load_checkpoint", "load_model", "model_kind", "plot_loss_curve", "restore_rng_state", "save_checkpoint",
-           "write_jsonl"]
+           "RolloutTrainer", "SNetResult", "SNetTrainer", "StabilizePenalty", "TrainResult", "Trainer",
+           "TrainingDiverged", "capture_rng_state", "load_checkpoint", "load_model", "model_kind", "plot_loss_curve",
+           "restore_rng_state", "save_checkpoint", "write_jsonl"]

@@ -112,9 +112,8 @@ def test_vehicle_unforced_decays_and_kinematics_rotate() -> None:
     np.testing.assert_allclose(kin(sol.y[:, -1]), kin(y0) * np.exp(-2.0), rtol=1e-8)
 
 
-def multi_agent_reference(p, eta: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Loop-per-agent transcription of seed 004 App. B (angles wrapped to (-π, π])."""
-    wrap = lambda a: math.atan2(math.sin(a), math.cos(a))   # noqa: E731
+def multi_agent_reference(p, eta: np.ndarray, w: np.ndarray, wrap=lambda a: a) -> np.ndarray:
+    """Loop-per-agent transcription of Quaglino et al. (arXiv:1906.07038) App. B, literally (no wrapping)."""
     na, out = p.n_agents, np.zeros(3 * p.n_agents)
     for i in range(na):
         xi, yi, phii = eta[3 * i: 3 * i + 3]
@@ -148,6 +147,51 @@ def test_multi_agent_matches_loop_reference(avoidance: str) -> None:
         auto = torch.autograd.functional.jacobian(field, torch.from_numpy(y[b]))
         np.testing.assert_allclose(s.jacobian(0.0, y[b:b + 1])[0], auto.numpy(), rtol=0, atol=1e-12)
     assert systems.get("multi_agent").dim == 30 + 12
+
+
+def test_multi_agent_uses_the_literal_angle_formulas_without_wrapping() -> None:
+    """At headings where atan2(·) − φ leaves (−π, π] the literal formula and a wrapped one differ: we follow
+    the paper's literal one."""
+    s = systems.get("multi_agent", n_agents=3, n_harmonics=0)
+    y = np.array([[0.5, 0.4, -3.0, 0.52, 0.41, 2.9, -0.7, 0.3, 6.0]])    # φ far outside (−π, π]
+    f = s.rhs(0.0, y)[0]
+    np.testing.assert_allclose(f, multi_agent_reference(s.params, y[0], np.zeros(2)), atol=1e-15)
+    wrapped = multi_agent_reference(s.params, y[0], np.zeros(2), wrap=lambda a: math.atan2(math.sin(a),
+                                                                                        math.cos(a)))
+    assert np.abs(f - wrapped).max() > 1e-3
+    jac = s.jacobian(0.0, y)[0]
+    auto = torch.autograd.functional.jacobian(lambda v: s.rhs_torch(0.0, v[None])[0], torch.from_numpy(y[0]))
+    np.testing.assert_allclose(jac, auto.numpy(), atol=1e-12)
+
+
+def test_multi_agent_paper_configurations() -> None:
+    train, test = systems.MultiAgent.paper("train"), systems.MultiAgent.paper("test")
+    assert train.dim == 42 and test.dim == 30
+    p = train.params
+    assert (p.n_agents, p.k_v, p.k_phi, p.k_vo, p.k_phio, p.l_s, p.avoidance, p.input_amplitude) == (
+        10, 0.05, 0.1, 0.001, 0.01, 0.01, "train", 0.1)
+    q = test.params
+    assert (q.avoidance, q.k_vo, q.k_phio, q.k_v, q.k_phi) == ("test", 0.05, 0.1, 0.05, 0.1)
+    with pytest.raises(ValueError, match="config"):
+        systems.MultiAgent.paper("validation")
+
+
+@pytest.mark.parametrize("name", ["vehicle", "multi_agent"])
+def test_exogenous_input_form_equals_the_augmented_form(name: str) -> None:
+    """The physical states of the augmented (catalogue) solution solve the exogenous-input field with
+    u = input_series(y0), also beyond the training horizon."""
+    s = systems.get(name)
+    n = s.dim - s.exo.dim
+    y0 = s.initial_conditions(3, 5)
+    u = s.input_series(y0)
+    ts = np.linspace(0.0, 20.0, 41)
+    for b in range(3):
+        aug = integrate(s, y0[b], 20.0, t_eval=ts)
+        ub = u.select(torch.tensor([b]))
+        field = lambda t, x: s.controlled_field(x[None], ub(torch.tensor([t])).numpy())[0]   # noqa: E731, B023
+        exo = solve_ivp(field, (0.0, 20.0), y0[b, :n], method="DOP853", rtol=1e-10, atol=1e-12, t_eval=ts)
+        np.testing.assert_allclose(exo.y, aug.y[:n], atol=1e-7)
+        np.testing.assert_allclose(ub(torch.as_tensor(ts)[None])[0].numpy(), s.exo.values(aug.y[n:].T), atol=1e-8)
 
 
 def test_multi_agent_avoidance_slows_close_agents() -> None:
