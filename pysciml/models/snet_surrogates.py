@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import InputTypeError, ValidationError
 from ..validation import check_positive_int
+from ._config import configurable
 
 __all__ = ["MultiAgentKinematics", "VehicleSurrogate", "two_layer", "with_input"]
 
@@ -41,6 +42,7 @@ def _check(x: torch.Tensor, u: torch.Tensor, n: int, n_u: int, who: str) -> None
                               f"{tuple(u.shape)}")
 
 
+@configurable
 class VehicleSurrogate(nn.Module):
     """Vehicle surrogate ``f(t, x, u)``: ``x = (x, y, φ, vx, vy, ω) [P, 6]``, ``u = (Fx, τ) [P, 2]`` → ``[P, 6]``."""
 
@@ -65,11 +67,20 @@ class VehicleSurrogate(nn.Module):
         return torch.cat([eta_dot, v_dot], dim=1)
 
 
+@configurable
 class MultiAgentKinematics(nn.Module):
-    """Multi-agent surrogate ``f(t, η, w)``: ``η [P, 3 Na]``, ``w [P, 2]`` → ``[P, 3 Na]`` (known policy)."""
+    """Multi-agent surrogate ``f(t, η, w)``: ``η [P, 3 Na]``, ``w [P, 2]`` → ``[P, 3 Na]`` (known policy).
+
+    ``system`` is a :class:`pysciml.systems.MultiAgent` or the dict of its parameters (e.g. ``{"n_agents": 10}``);
+    only the dict form is recorded in checkpoints, so that :func:`pysciml.load_model` can rebuild the model.
+    """
 
     def __init__(self, system: Any, hidden: int = 32) -> None:
         super().__init__()
+        if isinstance(system, dict):
+            from ..systems import get as get_system
+
+            system = get_system("multi_agent", **system)
         if not hasattr(system, "velocities") or not hasattr(system, "params"):
             raise InputTypeError(f"system must be a pysciml.systems.MultiAgent, got {type(system).__name__}")
         self.system = system
