@@ -249,8 +249,20 @@ def stabilize(a: Any, alpha: float, delta_target: float, *, tol: float = 1e-9, r
             if float(torch.linalg.norm(cand)) < best_norm:
                 best, best_norm = cand, float(torch.linalg.norm(cand))
         if viol <= tol or best_norm <= (1.0 + rtol) * lower:
-            converged = True
-            break
+            if oracle.all is not None:
+                converged = True
+                break
+            # about to stop: search the candidate thoroughly, the warm oracle may have missed a vertex
+            found = _check(m + best, alpha, seed + it, oracle.warm, certify=False)
+            if found.delta <= target + tol:
+                converged = True
+                break
+            oracle.warm = torch.cat([found.d.unsqueeze(0), oracle.warm])
+            best = best - (found.delta - target) / max(alpha, 1e-300) * eye
+            best_norm = float(torch.linalg.norm(best)) if alpha > 0.0 else math.inf
+            v1, e1 = _sym_eigh(m + delta_k, found.d.unsqueeze(0))
+            diags, vals, vecs = torch.cat([found.d.unsqueeze(0), diags]), torch.cat([v1, vals]), torch.cat([e1, vecs])
+            viol = max(viol, float(v1[0, -1]) - target)
         # cuts: eigenvectors of the violated vertices above δ̄ − viol (those about to become active too)
         sel = vals[:, -1] > target
         keep = vals[sel] > target - viol
