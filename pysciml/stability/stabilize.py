@@ -264,8 +264,11 @@ def stabilize(a: Any, alpha: float, delta_target: float, *, tol: float = 1e-9, r
             diags, vals, vecs = torch.cat([found.d.unsqueeze(0), diags]), torch.cat([v1, vals]), torch.cat([e1, vecs])
             viol = max(viol, float(v1[0, -1]) - target)
         # cuts: eigenvectors of the violated vertices above δ̄ − viol (those about to become active too)
+        # (at most d per iteration, the largest eigenvalues first, so the master QP stays small)
         sel = vals[:, -1] > target
         keep = vals[sel] > target - viol
+        if int(keep.sum()) > d:
+            keep &= vals[sel] >= torch.topk(vals[sel][keep], d).values[-1]
         new_x = vecs[sel].transpose(-1, -2)[keep]
         xs = torch.cat([xs, new_x])
         dxs = torch.cat([dxs, diags[sel].unsqueeze(1).expand(-1, d, -1)[keep] * new_x])
