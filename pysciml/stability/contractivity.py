@@ -235,8 +235,9 @@ def contractivity_delta(a: Any, alpha: float, method: str = "auto", *, restarts:
 
     Returns:
         :class:`ContractivityResult` (convert with ``float(result)``); δ lies in ``[delta, upper_bound]``.
-        Cost of the ascent: ``restarts × (steps + 1)`` symmetric ``d×d`` eigendecompositions (+ ``4d``
-        eigenvalue solves of the polish for ``d ≤ POLISH_MAX_DIM``).
+        Cost of the ascent: ``restarts × (steps + 1)`` symmetric ``d×d`` eigendecompositions, plus ``d``
+        eigenvalue solves per polish sweep of the 4 best local maxima (``d ≤ POLISH_MAX_DIM``), plus the
+        bound's L-BFGS (≤ 100 iterations of one ``d×d`` eigendecomposition each).
     """
     m = as_square(a)
     alpha = check_alpha(alpha)

@@ -14,21 +14,24 @@ vertices and eigenvalues tie at ``δ̄`` (δ is not differentiable there), so a 
 previous implementation of it stayed within 0.5% of an identity shift at d = 64. We solve the same problem
 with the same ingredients by using that it is **convex**: ``B ↦ δ(B)`` is a maximum of convex functions, so
 ``{B: δ(B) ≤ δ̄}`` is the intersection of the half-spaces ``⟨(D x) xᵀ, B⟩ ≤ δ̄`` over vertices ``D`` and unit
-``x``, and ``Δ*`` is the projection of ``0`` onto that set shifted by ``A``. Outer approximation (Kelley):
+``x``, and ``A + Δ*`` is the Frobenius projection of ``A`` onto that convex set. Outer approximation (Kelley):
 
 * inner level (master): for the cuts ``G_j = (D_j x_j) x_jᵀ`` collected so far, the optimal perturbation is
   ``Δ = −Σ_j μ_j G_j`` — the paper's stationarity ``E ∝ −G`` for several active pairs — with ``μ ≥ 0``
   maximising the dual ``g(μ) = Σ_j μ_j (x_jᵀ D_j A x_j − δ̄) − ½ ‖Σ_j μ_j G_j‖_F²`` (a small QP in ``μ`` with
   Gram matrix ``⟨G_j, G_l⟩ = (x_j·x_l)(D_j x_j · D_l x_l)``, solved by a primal-dual active-set method);
 * outer level (oracle): the vertex ascent of :mod:`.contractivity` (exact enumeration for ``d ≤ 10``) on
-  ``A + Δ`` finds the violated vertices; each eigenvector of ``Sym(D(A + Δ))`` above the target becomes a cut.
+  ``A + Δ`` finds the violated vertices; the eigenvectors of ``Sym(D(A + Δ))`` with eigenvalues above
+  ``δ̄ − v`` (``v`` the largest violation; at most ``d`` per iteration) become cuts. Before stopping, a
+  thorough search (16 restarts, polish) re-examines the candidate and, if it finds a violation, adds its cut.
 
 Certificates. Weak duality gives ``‖Δ*‖_F ≥ sqrt(2 g(μ))`` for every ``μ ≥ 0`` and any set of cuts, so
 ``epsilon_lower_bound`` is a rigorous lower bound on the minimal norm whatever the oracle found. Every
 iterate ``A + Δ`` with violation ``v`` becomes feasible after the shift ``−(v/α) I`` because
 ``Sym(D(B − sI)) ⪯ Sym(DB) − sα I``; the best such candidate is returned, after a final check of ``δ`` by
-exact enumeration (``d ≤ 12``) or by the ascent with its certified upper bound, and a last shift if that
-bound exceeds ``δ̄``. The iteration stops when ``‖Δ‖_F ≤ (1 + rtol) · epsilon_lower_bound``.
+exact enumeration (``d ≤ 12``) or by the ascent with its certified upper bound, and a last shift if the
+δ found (with ``certify=True``: the upper bound) exceeds ``δ̄``. The iteration stops when
+``‖Δ‖_F ≤ (1 + rtol) · epsilon_lower_bound``.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ def _master(x: torch.Tensor, dx: torch.Tensor, b: torch.Tensor, mu0: torch.Tenso
 
 
 def _check_problem(a: Any, alpha: Any, delta_target: Any) -> tuple[torch.Tensor, float, float]:
+    """Validated ``(A as float64 [d, d], α, δ̄)``; α = 0 needs δ̄ > 0 (D = 0 makes every δ ≥ 0)."""
     m = as_square(a)
     alpha = check_alpha(alpha)
     if isinstance(delta_target, bool) or not isinstance(delta_target, (int, float)):
