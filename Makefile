@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_ground_truth.py --quick
 	$(PY) benchmarks/bench_regularizers.py --quick
 	$(PY) benchmarks/bench_step_growth.py --quick
+	$(PY) benchmarks/bench_stability.py --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache
