@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_rollout.py --quick
 	$(PY) benchmarks/bench_compat.py --quick
 	$(PY) benchmarks/bench_snet.py --quick
+	$(PY) benchmarks/bench_stability.py --quick
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

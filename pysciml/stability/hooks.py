@@ -19,7 +19,7 @@ from .stabilize import StabilizationResult, stabilize
 def stabilize_node(model: Any, delta_target: float = 0.0, **options: Any) -> StabilizationResult:
     """Replace ``model.A`` by ``A + Δ`` with ``Δ`` the minimal perturbation giving ``δ ≤ delta_target``.
 
-    ``options`` go to :func:`stabilize` (``tol``, ``max_outer``, ``max_inner``).
+    ``options`` go to :func:`stabilize` (``tol``, ``rtol``, ``max_iter``, ``restarts``, ``seed``, ``certify``).
     """
     weight = getattr(model, "A", None)
     alpha = getattr(getattr(model, "activation", None), "alpha", None)
