@@ -122,7 +122,8 @@ def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_di
     """Evaluate ``model`` on test data ``(x, y)`` and write ``robustness.json`` and three figures to ``out_dir``.
 
     Figures: ``adversarial.png`` (accuracy vs ε per attack), ``noise.png`` (accuracy vs σ, mean ± std over
-    draws), ``boundary_distance.png`` (box plot of the distances of the correctly classified points).
+    draws), ``boundary_distance.png`` (box plot of the distances of the correctly classified points; not drawn
+    when there is none).
     Defaults: ``epsilons`` 11 values from 0 to ``0.5·std(x)``, ``sigmas`` 11 values from 0 to ``std(x)``;
     ``boundary_points`` rows (a seeded random subset; ``None`` for all) get the distance search. Every file is
     written atomically. Returns the JSON content.
@@ -156,7 +157,8 @@ def robustness_report(model: nn.Module, x: torch.Tensor, y: torch.Tensor, out_di
                              xlabel="perturbation budget ε (input units)", title="adversarial accuracy")
     plot_accuracy_curves({label: [noise]}, out / "noise.png", xlabel="noise standard deviation σ (input units)",
                          title="accuracy under Gaussian noise")
-    plot_boundary_distances({label: [dist]}, out / "boundary_distance.png")
+    if dist.selected(True).size:  # a model with no correctly classified point has no distance to draw
+        plot_boundary_distances({label: [dist]}, out / "boundary_distance.png")
     with atomic_path(out / "robustness.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1))
     return report

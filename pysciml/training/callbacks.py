@@ -203,9 +203,9 @@ class StabilizePenalty(Callback):
     stabilised version, the alternative to projecting (seed 002; arXiv:2501.10740).
 
     ``Δ`` is the minimal-Frobenius perturbation with ``max_{α≤D≤1} μ₂(D(A + Δ)) ≤ delta_target`` from
-    :func:`pysciml.stability.stabilize` (``options``: its ``tol``, ``max_outer``, ``max_inner``), recomputed
-    from the current ``A`` every ``every`` optimiser steps and held fixed (no gradient) in between. The term is
-    logged as ``stabilize_penalty``. ``module`` as for :class:`ProjectionHook`.
+    :func:`pysciml.stability.stabilize` (``options``: its ``tol``, ``rtol``, ``max_iter``, ``restarts``, ``seed``,
+    ``certify``), recomputed from the current ``A`` every ``every`` optimiser steps and held fixed (no gradient)
+    in between. The term is logged as ``stabilize_penalty``. ``module`` as for :class:`ProjectionHook`.
     """
 
     def __init__(self, weight: float, delta_target: float = 0.0, every: int = 1, module: str | None = None,

@@ -280,8 +280,11 @@ class SNetTrainer:
                 "opt_theta": opt_t.state_dict(), "scheduler": sched.state_dict(),
                 "opt_x": None if opt_x is None else opt_x.state_dict(), "history": result.history,
                 "rng": capture_rng_state()})
-            curve = [{"epoch": r["iteration"], **r} for r in result.history]
-            plot_loss_curve(curve, self.out_dir / PLOT_NAME, keys=("residual", "data_loss", "objective"))
+            # the shared plot draws train_loss and every other *_loss key as one panel of training terms
+            curve = [{"epoch": r["iteration"], "train_loss": r.get("objective", r["residual"]),
+                      "residual_loss": r["residual"], **({"data_loss": r["data_loss"]} if "data_loss" in r else {})}
+                     for r in result.history]
+            plot_loss_curve(curve, self.out_dir / PLOT_NAME)
 
     def _resume(self, x: torch.Tensor, opt_t: torch.optim.Optimizer, sched: Any,
                 opt_x: torch.optim.Optimizer | None, result: SNetResult) -> tuple[int, float]:
