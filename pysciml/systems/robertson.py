@@ -52,6 +52,11 @@ class Robertson(System):
     def dim(self) -> int:
         return 3
 
+    def default_t_eval(self, num: int = 101) -> np.ndarray:
+        """``t = 0`` then ``num - 1`` log-spaced times on ``[1e-6, 1e5]`` ``[num]``: the fast transient (y2 peaks at
+        t ≈ 1e-4 … 1e-3) and the slow decay (t up to 1e5) both get outputs, as in the usual Robertson plots."""
+        return np.concatenate([[0.0], np.geomspace(1e-6, self.default_t_span[1], num - 1)])
+
     def state_names(self) -> list[str]:
         s = self.params.y2_scale
         return ["y1", "y2" if s == 1.0 else f"{s:g}*y2", "y3"]
