@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from _scipy_baseline import solve_ivp_loop
 
 import pysciml
 from pysciml.integrators.phi import phi_functions
-
-from _scipy_baseline import solve_ivp_loop
 
 
 def _rel_err(y: np.ndarray, ref: np.ndarray) -> float:

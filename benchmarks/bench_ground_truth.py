@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"speedup_vs_lsoda={fmt(results['speedup_vs_lsoda'])} "
           f"speedup_vs_radau={fmt(results['speedup_vs_radau'])} "
           f"speedup_ks={fmt(speedup_ks)} speedup_expmv={fmt(speedup_expmv)} "
-          f"njobs2_speedup={results['njobs2_speedup']:.2f} scipy_driver_overhead={results['scipy_driver_overhead']:.2f}")
+          f"njobs2_speedup={results['njobs2_speedup']:.2f} "
+          f"scipy_driver_overhead={results['scipy_driver_overhead']:.2f}")
 
 
 if __name__ == "__main__":
