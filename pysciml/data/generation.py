@@ -119,8 +119,9 @@ def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method
             if recorded == args:
                 return load_dataset(target)
             if recorded is None:
-                raise DatasetError(f"{str(target)!r} exists and is not a complete dataset written by generate; "
-                                   "pass overwrite=True (--overwrite) to replace it")
+                raise DatasetError(f"{str(target)!r} exists but is not a dataset whose generate arguments are "
+                                   "recorded (another file, a damaged file or format version 1); pass overwrite=True "
+                                   "(--overwrite) to replace it")
             raise DatasetError(f"{str(target)!r} holds a dataset generated with other arguments; they differ in "
                                f"{'; '.join(_differences(recorded, args))}. Pass overwrite=True (--overwrite) to "
                                "replace it, or write to another path")

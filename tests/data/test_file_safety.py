@@ -76,7 +76,7 @@ def test_other_args_refused_naming_them_unless_overwrite(tmp_path: Path) -> None
     # a file that is not a dataset of ours is not replaced silently either
     other = tmp_path / "notes.h5"
     other.write_text("precious")
-    with pytest.raises(DatasetError, match="not a complete dataset"):
+    with pytest.raises(DatasetError, match="not a dataset whose generate arguments"):
         pysciml.generate("robertson", 2, T, other, **KW)
     assert other.read_text() == "precious"
 
