@@ -15,6 +15,7 @@ worker processes for this call; ``"tcp://host:port"`` connects to a running sche
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,7 +66,8 @@ def _dask_client(scheduler: Any, n_jobs: int) -> Iterator[Any]:
         return
     if scheduler == "local":
         with distributed.LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster) as client:
             yield client
         return
     try:

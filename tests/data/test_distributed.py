@@ -94,6 +94,13 @@ def test_dask_killed_worker_still_completes(in_process: Path, client, tmp_path: 
     assert np.array_equal(_payload(path)["y"], _payload(in_process)["y"])
 
 
+@pytest.mark.slow  # starts its own LocalCluster
+def test_scheduler_local_starts_and_stops_a_cluster(in_process: Path, tmp_path: Path) -> None:
+    path = tmp_path / "local.h5"
+    pysciml.generate("robertson", N, T, path, chunk_size=CHUNK, scheduler="local", n_jobs=2, **KW)
+    _assert_bitwise(path, in_process)
+
+
 def test_local_process_pool_matches_in_process_bitwise(in_process: Path, tmp_path: Path) -> None:
     path = tmp_path / "pool.h5"
     pysciml.generate("robertson", N, T, path, chunk_size=CHUNK, n_jobs=2, **KW)
