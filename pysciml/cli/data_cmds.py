@@ -155,6 +155,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     counts = {Status(int(s)).name.lower(): int(np.sum(data.status == s)) for s in np.unique(data.status)}
     print(f"status:      {counts}")
     print(f"seed:        {m['seed']}; created {m['created']} by pysciml {m['pysciml_version']}")
+    checked = "per-trajectory checksums verified" if m["format_version"] >= 2 else "format 1: no checksums"
+    print(f"integrity:   {checked}")
     return 0
 
 

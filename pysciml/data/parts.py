@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,4 @@ class PartStore:
 
     def remove(self) -> None:
         """Delete the whole ``.parts`` folder (after the dataset is complete)."""
-        import shutil
-
         shutil.rmtree(self.root, ignore_errors=True)
