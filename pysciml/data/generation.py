@@ -83,7 +83,8 @@ def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method
         n_jobs: worker processes (``scheduler=None``) or LocalCluster workers (``scheduler="local"``).
         chunk_size: trajectories per chunk (the unit of resumption and of distributed work).
         progress: show a tqdm bar (advanced in this process as chunks finish, wherever they run).
-        overwrite: replace an existing dataset made with other arguments.
+        overwrite: replace an existing dataset made with other arguments (one made with the same arguments is
+            returned as it is either way).
         scheduler: ``None`` (this machine), ``"local"`` (a Dask LocalCluster), ``"tcp://host:port"`` (a running
             Dask scheduler) or a ``distributed.Client``; see :mod:`pysciml.data.schedulers`.
 
@@ -114,10 +115,10 @@ def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method
     fingerprint = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
     with exclusive_lock(target):
         clean_stale_temps(target)
+        recorded = read_generate_args(target) if target.exists() else None
+        if recorded == args:  # the same dataset again: nothing to do (with or without overwrite)
+            return load_dataset(target)
         if target.exists() and not overwrite:
-            recorded = read_generate_args(target)
-            if recorded == args:
-                return load_dataset(target)
             if recorded is None:
                 raise DatasetError(f"{str(target)!r} exists but is not a dataset whose generate arguments are "
                                    "recorded (another file, a damaged file or format version 1); pass overwrite=True "
