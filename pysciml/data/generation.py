@@ -84,7 +84,7 @@ def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method
         chunk_size: trajectories per chunk (the unit of resumption and of distributed work).
         progress: show a tqdm bar (advanced in this process as chunks finish, wherever they run).
         overwrite: replace an existing dataset made with other arguments (one made with the same arguments is
-            returned as it is either way).
+            returned as it is either way, unless it fails to load, e.g. a checksum).
         scheduler: ``None`` (this machine), ``"local"`` (a Dask LocalCluster), ``"tcp://host:port"`` (a running
             Dask scheduler) or a ``distributed.Client``; see :mod:`pysciml.data.schedulers`.
 
@@ -116,8 +116,12 @@ def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method
     with exclusive_lock(target):
         clean_stale_temps(target)
         recorded = read_generate_args(target) if target.exists() else None
-        if recorded == args:  # the same dataset again: nothing to do (with or without overwrite)
-            return load_dataset(target)
+        if recorded == args:  # the same dataset again: nothing to do (overwrite replaces it only when damaged)
+            try:
+                return load_dataset(target)
+            except DatasetError:
+                if not overwrite:
+                    raise
         if target.exists() and not overwrite:
             if recorded is None:
                 raise DatasetError(f"{str(target)!r} exists but is not a dataset whose generate arguments are "

@@ -132,3 +132,13 @@ def test_bad_resume_chunks_recomputed_never_copied(dataset: Path, tmp_path: Path
     assert calls["n"] == 12  # chunk 0 (bad) and chunk 2 (never finished) recomputed, chunk 1 reused
     np.testing.assert_array_equal(data.y, pysciml.load_dataset(dataset).y)
     assert not Path(str(path) + ".parts").exists()
+
+
+def test_damaged_dataset_rerun_reports_then_overwrite_regenerates(dataset: Path, tmp_path: Path) -> None:
+    path = _copy(dataset, tmp_path)
+    with h5py.File(path, "a") as fh:
+        fh["y"][1, 3, 0] = 0.5
+    with pytest.raises(DatasetError, match="checksum"):
+        pysciml.generate("robertson", 5, T, path, chunk_size=2, **KW)  # same arguments: not silently accepted
+    data = pysciml.generate("robertson", 5, T, path, chunk_size=2, overwrite=True, **KW)
+    np.testing.assert_array_equal(data.y, pysciml.load_dataset(dataset).y)
