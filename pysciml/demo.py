@@ -73,7 +73,7 @@ def run_demo(out: str | Path = "out/demo", n: int = 32, method: str = "Radau", s
     t_eval = np.concatenate([[0.0], np.geomspace(1e-5, 1e5, 40)])
     start = time.perf_counter()
     data = generate(system, n, t_eval, out_dir / "robertson.h5", method=method, rtol=1e-8,
-                    atol=[1e-10, 1e-10, 1e-10], seed=seed, progress=progress)
+                    atol=[1e-10, 1e-10, 1e-10], seed=seed, progress=progress, overwrite=True)  # the demo owns out/
     elapsed = time.perf_counter() - start
     mass = system.invariants(data.y)["mass"]
     drift = float(np.max(np.abs(mass - mass[:, :1])))

@@ -45,3 +45,12 @@ class DatasetError(PySciMLError, ValueError):
 
 class CheckpointError(PySciMLError, ValueError):
     """A training checkpoint is missing, malformed or incompatible with the model being resumed."""
+
+
+class OutputPathError(PySciMLError, ValueError):
+    """An output path cannot be written: it is a directory, its folder cannot be created, or permission is
+    denied. The message names the path."""
+
+
+class LockedError(PySciMLError, RuntimeError):
+    """Another process holds the exclusive lock on an output path (a second writer is refused at once)."""

@@ -16,6 +16,14 @@ from .validation import check_choice, check_positive_int, check_time_grid, check
 DEFAULT_MAX_STEPS = 100_000
 
 
+def check_real(value: Any, name: str) -> None:
+    """Reject complex input (numpy casting would silently drop the imaginary part)."""
+    is_complex_tensor = type(value).__module__.startswith("torch") and getattr(value, "is_complex", lambda: False)()
+    if is_complex_tensor or np.iscomplexobj(value):
+        raise ValidationError(f"{name} must be real; complex states are not supported (pass the real and imaginary "
+                              "parts as separate state components)")
+
+
 def solve(system: str | System, y0: Any, t_eval: Any, method: str = "Radau", rtol: float = 1e-8,
           atol: float | Any = 1e-10, backend: str = "auto", n_jobs: int = 1,
           max_steps: int = DEFAULT_MAX_STEPS, progress: bool = False, params: dict[str, Any] | None = None,
@@ -44,6 +52,7 @@ def solve(system: str | System, y0: Any, t_eval: Any, method: str = "Radau", rto
         backend cannot run here.
     """
     sys_obj = get_system(system, **(params or {}))
+    check_real(y0, "y0")
     y0_arr = sys_obj.check_state(y0, "y0")
     t_arr = check_time_grid(t_eval, "t_eval")
     rtol_v = check_tolerance(rtol, "rtol")

@@ -45,6 +45,7 @@ _METHOD_MODULES = (
     "pysciml.backends.scipy_methods",
     "pysciml.backends.rosenbrock_methods",
     "pysciml.backends.etd_methods",
+    "pysciml.backends.fixed_step_methods",
 )
 _loaded = False
 

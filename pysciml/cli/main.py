@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import PySciMLError
-from . import backends_cmd, data_cmds, evaluate_cmd, train_cmd
+from . import backends_cmd, data_cmds, evaluate_cmd, study_cmd, train_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     backends_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
+    study_cmd.add_parser(sub)
     return parser
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .hdf5 import FORMAT, FORMAT_VERSION, generate, load_dataset
+from .generation import generate
+from .hdf5 import FORMAT, FORMAT_VERSION, load_dataset
 from .trajectory import TrajectoryData, WindowDataset
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "TrajectoryData", "WindowDataset", "generate", "load_dataset"]

@@ -1,171 +1,213 @@
-"""HDF5 trajectory datasets: resumable generation, atomic writes and schema-checked loading.
+"""HDF5 trajectory datasets: the file format, atomic writing and checked loading.
 
-File layout (format ``pysciml-trajectories``, version 1)::
+File layout (format ``pysciml-trajectories``, version 2)::
 
-    /t        [T]            float64   output times
-    /y        [n, T, dim]    float64   states, chunked one trajectory per chunk
-    /y0       [n, dim]       float64   initial states
-    /status   [n]            int8      pysciml.status.Status codes
-    /nfev     [n]            int64     right-hand-side evaluations per trajectory
-    /steps    [n]            int64     solver steps per trajectory
+    /t           [T]            float64   output times
+    /y           [n, T, dim]    float64   states, chunked one trajectory per chunk
+    /y0          [n, dim]       float64   initial states
+    /status      [n]            int8      pysciml.status.Status codes
+    /nfev        [n]            int64     right-hand-side evaluations per trajectory
+    /steps       [n]            int64     solver steps per trajectory
+    /checksum    [n]            uint64    per-trajectory checksum (version 2): BLAKE2b-64 of the row's y, y0, status
     attrs: format, format_version, system, system_params (JSON), dim, n_trajectories, state_names (JSON),
-           method, backend, rtol, atol (JSON), seed, pysciml_version, created (ISO 8601 UTC), wall_time
+           method, backend, rtol, atol (JSON), seed, pysciml_version, created (ISO 8601 UTC), wall_time,
+           generate_args (JSON: the arguments that determine the contents, compared on re-runs)
 
-Generation solves trajectories in chunks; each finished chunk is stored atomically in a ``<file>.parts/``
-folder keyed by a fingerprint of the arguments, so a crashed run re-run with the same arguments resumes
-from the completed chunks and produces the same ``y``. The final file is written to a temporary file and
-renamed.
+:func:`load_dataset` checks the layout, every attribute's type and range, the shapes, and (unless
+``verify=False``) every trajectory's checksum, so flipped bits or zeroed blocks in ``y`` are reported with the
+damaged trajectory indices. Version 1 files (no checksums) still load. Generation lives in
+:mod:`pysciml.data.generation`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
-import shutil
+import numbers
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
-from .. import __version__
-from ..errors import DatasetError
-from ..ground_truth import solve
+from ..errors import DatasetError, ValidationError
 from ..io import atomic_path
-from ..systems import get as get_system
-from ..systems.base import System
-from ..validation import check_positive_int, check_time_grid
+from ..status import Status
+from ..validation import check_positive_int
 from .trajectory import TrajectoryData
 
 FORMAT = "pysciml-trajectories"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REQUIRED_DATASETS = ("t", "y", "y0", "status", "nfev", "steps")
 REQUIRED_ATTRS = ("format", "format_version", "system", "system_params", "dim", "n_trajectories",
                   "method", "backend", "rtol", "atol", "seed", "pysciml_version", "created")
+#: Rows read at once while verifying checksums (bounded memory for large files).
+_BLOCK = 256
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
+def row_checksums(y: np.ndarray, y0: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """Per-trajectory checksum ``[n]`` uint64: BLAKE2b (8-byte digest) of row ``i``'s ``y``, ``y0`` and status bytes
+    (float64/int8, C order)."""
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    y0 = np.ascontiguousarray(y0, dtype=np.float64)
+    status = np.ascontiguousarray(status, dtype=np.int8)
+    out = np.empty(y.shape[0], dtype=np.uint64)
+    for i in range(y.shape[0]):
+        h = hashlib.blake2b(y[i].tobytes(), digest_size=8)
+        h.update(y0[i].tobytes())
+        h.update(status[i].tobytes())
+        out[i] = int.from_bytes(h.digest(), "little")
+    return out
 
 
-def _fingerprint(payload: dict[str, Any]) -> str:
-    text = json.dumps(payload, sort_keys=True, default=_jsonable)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def generate(system: str | System, n: int, t_eval: Any, path: str | Path, method: str = "Radau",
-             rtol: float = 1e-8, atol: float | Any = 1e-10, seed: int = 0, backend: str = "auto",
-             n_jobs: int = 1, chunk_size: int = 64, y0: Any | None = None, progress: bool = True,
-             params: dict[str, Any] | None = None, **options: Any) -> TrajectoryData:
-    """Solve ``n`` trajectories of ``system`` and write them to the HDF5 file ``path``.
-
-    Initial states come from ``system.initial_conditions(n, seed)`` (the source paper's sampling) unless
-    ``y0 [n, dim]`` is given. Trajectories are solved in chunks of ``chunk_size``; finished chunks are kept
-    in ``<path>.parts/`` until the file is complete, so re-running after a crash with the same arguments
-    resumes. Returns the data as :class:`TrajectoryData`.
-    """
-    sys_obj = get_system(system, **(params or {}))
-    n = check_positive_int(n, "n")
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
-    t_arr = check_time_grid(t_eval, "t_eval")
-    y0_arr = sys_obj.initial_conditions(n, seed) if y0 is None else sys_obj.check_state(y0, "y0")
-    if y0_arr.shape[0] != n:
-        raise DatasetError(f"y0 holds {y0_arr.shape[0]} states but n={n}")
-    target = Path(path)
-    fingerprint = _fingerprint({"system": sys_obj.metadata(), "t": t_arr, "y0": y0_arr, "method": method,
-                                "rtol": rtol, "atol": atol, "backend": backend, "chunk": chunk_size,
-                                "options": options})
-    parts = target.with_name(target.name + ".parts") / fingerprint
-    parts.mkdir(parents=True, exist_ok=True)
-    chunks = [np.arange(a, min(a + chunk_size, n)) for a in range(0, n, chunk_size)]
-    used_backend, used_method = backend, method
-    bar = tqdm(total=n, desc=f"generate {sys_obj.name}", unit="traj", disable=not progress)
-    for k, idx in enumerate(chunks):
-        part = parts / f"chunk{k:05d}.npz"
-        if not part.exists():
-            sol = solve(sys_obj, y0_arr[idx], t_arr, method=method, rtol=rtol, atol=atol, backend=backend,
-                        n_jobs=n_jobs, **options)
-            with atomic_path(part) as tmp, open(tmp, "wb") as fh:
-                np.savez(fh, y=sol.y, status=sol.status, nfev=sol.nfev, steps=sol.steps,
-                         wall_time=sol.wall_time, backend=sol.backend, method=sol.method)
-        bar.update(idx.size)
-    bar.close()
-    loaded = [np.load(parts / f"chunk{k:05d}.npz", allow_pickle=False) for k in range(len(chunks))]
-    y = np.concatenate([d["y"] for d in loaded])
-    status = np.concatenate([d["status"] for d in loaded]).astype(np.int8)
-    used_backend, used_method = str(loaded[0]["backend"]), str(loaded[0]["method"])
-    attrs = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "system": sys_obj.name,
-        "system_params": json.dumps(sys_obj.params.to_dict()), "dim": sys_obj.dim, "n_trajectories": n,
-        "state_names": json.dumps(sys_obj.state_names()), "method": used_method, "backend": used_backend,
-        "rtol": float(rtol), "atol": json.dumps(_jsonable(np.asarray(atol, dtype=float))), "seed": int(seed),
-        "pysciml_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "wall_time": float(sum(float(d["wall_time"]) for d in loaded)),
-    }
+def write_dataset(target: Path, arrays: dict[str, np.ndarray], attrs: dict[str, Any]) -> None:
+    """Write ``arrays`` (``t, y, y0, status, nfev, steps``) and ``attrs`` to ``target`` atomically, with checksums."""
+    y = arrays["y"]
     with atomic_path(target) as tmp, h5py.File(tmp, "w") as fh:
-        fh.create_dataset("t", data=t_arr)
-        fh.create_dataset("y", data=y, chunks=(1, t_arr.size, sys_obj.dim))
-        fh.create_dataset("y0", data=y0_arr)
-        fh.create_dataset("status", data=status)
-        fh.create_dataset("nfev", data=np.concatenate([d["nfev"] for d in loaded]))
-        fh.create_dataset("steps", data=np.concatenate([d["steps"] for d in loaded]))
-        fh.attrs.update(attrs)
-    for d in loaded:
-        d.close()
-    shutil.rmtree(parts.parent, ignore_errors=True)
-    return load_dataset(target)
+        for key in REQUIRED_DATASETS:
+            fh.create_dataset(key, data=arrays[key], chunks=(1,) + y.shape[1:] if key == "y" else None)
+        fh.create_dataset("checksum", data=row_checksums(y, arrays["y0"], arrays["status"]))
+        fh.attrs.update({**attrs, "format": FORMAT, "format_version": FORMAT_VERSION})
 
 
-def load_dataset(path: str | Path) -> TrajectoryData:
+def read_generate_args(path: Path) -> dict[str, Any] | None:
+    """The ``generate_args`` recorded in a complete dataset file, or ``None`` when unreadable or absent."""
+    try:
+        with h5py.File(path, "r") as fh:
+            text = fh.attrs.get("generate_args")
+            return json.loads(text) if isinstance(text, str) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _check_attrs(meta: dict[str, Any], name: str) -> None:
+    """Types and ranges of the attributes (raises :class:`DatasetError` naming the attribute)."""
+
+    def bad(key: str, want: str) -> DatasetError:
+        return DatasetError(f"{name}: attribute {key!r} must be {want}, got {meta[key]!r}")
+
+    for key in ("system", "method", "backend", "pysciml_version", "created", "format"):
+        if not isinstance(meta[key], str) or not meta[key]:
+            raise bad(key, "a non-empty string")
+    for key, low in (("format_version", 1), ("dim", 1), ("n_trajectories", 1)):
+        if not isinstance(meta[key], numbers.Integral) or isinstance(meta[key], bool) or meta[key] < low:
+            raise bad(key, f"an integer >= {low}")
+    if not isinstance(meta["seed"], numbers.Integral):
+        raise bad("seed", "an integer")
+    rtol = meta["rtol"]
+    if not isinstance(rtol, numbers.Real) or not np.isfinite(rtol) or rtol <= 0:
+        raise bad("rtol", "a positive finite number")
+    if "wall_time" in meta and (not isinstance(meta["wall_time"], numbers.Real) or not meta["wall_time"] >= 0):
+        raise bad("wall_time", "a non-negative number")
+    if not isinstance(meta["system_params"], dict):
+        raise bad("system_params", "a JSON object")
+    atol = np.asarray(meta["atol"], dtype=object)
+    if atol.ndim > 1 or not all(isinstance(a, numbers.Real) and np.isfinite(a) and a > 0 for a in atol.ravel()):
+        raise bad("atol", "a positive number or a list of them")
+    if "state_names" in meta and not (isinstance(meta["state_names"], list)
+                                      and all(isinstance(s, str) for s in meta["state_names"])):
+        raise bad("state_names", "a JSON list of strings")
+
+
+def _read_meta(fh: h5py.File, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in fh.attrs.items()}
+    for key, value in list(meta.items()):
+        if isinstance(value, bytes):
+            meta[key] = value.decode("utf-8", "replace")
+    for key in ("system_params", "atol", "state_names", "generate_args"):
+        if key in meta:
+            try:
+                meta[key] = json.loads(meta[key])
+            except (TypeError, json.JSONDecodeError) as exc:
+                raise DatasetError(f"{name}: attribute {key!r} is not valid JSON: {exc}") from exc
+    return meta
+
+
+def _read_y(fh: h5py.File, name: str, y0: np.ndarray, status: np.ndarray, verify: bool,
+            time_index: slice) -> np.ndarray:
+    """``y[:, time_index]`` read in blocks of rows, each block's checksums verified against ``/checksum``."""
+    ds = fh["y"]
+    n = ds.shape[0]
+    if not verify or "checksum" not in fh:
+        return ds[:, time_index]
+    stored = fh["checksum"][...]
+    if stored.shape != (n,) or stored.dtype != np.uint64:
+        raise DatasetError(f"{name}: dataset 'checksum' must be uint64 [{n}], got {stored.dtype} {stored.shape}")
+    parts, damaged = [], []
+    for a in range(0, n, _BLOCK):
+        block = ds[a:a + _BLOCK]
+        sums = row_checksums(block, y0[a:a + _BLOCK], status[a:a + _BLOCK])
+        damaged.extend((a + np.flatnonzero(sums != stored[a:a + _BLOCK])).tolist())
+        parts.append(block[:, time_index])
+    if damaged:
+        shown = damaged[:10]
+        raise DatasetError(f"{name}: {len(damaged)} trajectory(ies) fail their checksum (corrupted data), e.g. "
+                           f"indices {shown}; regenerate the file (or load_dataset(..., verify=False) to read it "
+                           "anyway)")
+    return np.concatenate(parts) if parts else ds[:, time_index]
+
+
+def load_dataset(path: str | Path, verify: bool = True, time_stride: int = 1) -> TrajectoryData:
     """Load and validate a pysciml HDF5 dataset.
 
+    Args:
+        path: the file written by :func:`pysciml.generate`.
+        verify: check every trajectory's checksum (format version 2); ``False`` skips it for speed.
+        time_stride: keep every ``time_stride``-th output time (``t[::k]``, ``y[:, ::k]``; the first time is
+            always kept): time sub-sampling of a stored dataset.
+
     Raises :class:`~pysciml.errors.DatasetError` naming the problem when the file is missing, not HDF5,
-    truncated, of another format/version, lacks a dataset or attribute, or has inconsistent shapes.
+    truncated, of another format/version, lacks a dataset or attribute, has an attribute of the wrong type or
+    range, inconsistent shapes, unknown status codes, or a trajectory failing its checksum.
     """
+    time_stride = check_positive_int(time_stride, "time_stride")
+    if not isinstance(verify, (bool, np.bool_)):
+        raise ValidationError(f"verify must be True or False, got {verify!r}")
     target = Path(path)
+    name = repr(str(target))
     if not target.is_file():
-        raise DatasetError(f"dataset file {str(target)!r} does not exist")
+        raise DatasetError(f"dataset file {name} does not exist")
     try:
         fh = h5py.File(target, "r")
     except OSError as exc:
-        raise DatasetError(f"{str(target)!r} is not a readable HDF5 file (truncated or corrupt?): {exc}") from exc
+        raise DatasetError(f"{name} is not a readable HDF5 file (truncated or corrupt?): {exc}") from exc
     with fh:
         missing = [k for k in REQUIRED_DATASETS if k not in fh]
         if missing:
-            raise DatasetError(f"{str(target)!r} lacks dataset(s) {missing}; not a complete pysciml file")
+            raise DatasetError(f"{name} lacks dataset(s) {missing}; not a complete pysciml file")
         missing_attrs = [k for k in REQUIRED_ATTRS if k not in fh.attrs]
         if missing_attrs:
-            raise DatasetError(f"{str(target)!r} lacks attribute(s) {missing_attrs}")
-        if fh.attrs["format"] != FORMAT:
-            raise DatasetError(f"{str(target)!r} has format {fh.attrs['format']!r}, expected {FORMAT!r}")
-        if int(fh.attrs["format_version"]) > FORMAT_VERSION:
-            raise DatasetError(f"{str(target)!r} has format version {fh.attrs['format_version']}, newer than "
-                               f"this pysciml reads ({FORMAT_VERSION}); upgrade pysciml")
+            raise DatasetError(f"{name} lacks attribute(s) {missing_attrs}")
+        meta = _read_meta(fh, name)
+        if meta["format"] != FORMAT:
+            raise DatasetError(f"{name} has format {meta['format']!r}, expected {FORMAT!r}")
+        _check_attrs(meta, name)
+        if meta["format_version"] > FORMAT_VERSION:
+            raise DatasetError(f"{name} has format version {meta['format_version']}, newer than this pysciml reads "
+                               f"({FORMAT_VERSION}); upgrade pysciml")
+        n, dim = int(meta["n_trajectories"]), int(meta["dim"])
+        shapes = {k: fh[k].shape for k in REQUIRED_DATASETS}
+        T = shapes["t"][0] if len(shapes["t"]) == 1 else -1
+        expected = {"t": (T,), "y": (n, T, dim), "y0": (n, dim), "status": (n,), "nfev": (n,), "steps": (n,)}
+        if T < 1 or any(shapes[k] != v for k, v in expected.items()):
+            raise DatasetError(f"{name} has inconsistent shapes {shapes} for n={n}, dim={dim}")
+        keep = slice(None, None, time_stride)
         try:
-            t = fh["t"][...]
-            y = fh["y"][...]
+            t = fh["t"][keep]
+            y0 = fh["y0"][...]
             status = fh["status"][...]
-            meta: dict[str, Any] = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in fh.attrs.items()}
-            for key in ("system_params", "atol", "state_names"):
-                if key in meta:
-                    meta[key] = json.loads(meta[key])
             meta["nfev"] = fh["nfev"][...]
             meta["steps"] = fh["steps"][...]
-            meta["y0"] = fh["y0"][...]
-        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
-            raise DatasetError(f"{str(target)!r} could not be read completely (truncated?): {exc}") from exc
-    n, dim = int(meta["n_trajectories"]), int(meta["dim"])
-    if y.shape != (n, t.size, dim) or status.shape != (n,) or meta["y0"].shape != (n, dim):
-        raise DatasetError(f"{str(target)!r} has inconsistent shapes: y {y.shape}, t {t.shape}, status "
-                           f"{status.shape}, y0 {meta['y0'].shape} for n={n}, dim={dim}")
+            y = _read_y(fh, name, y0, status, verify, keep)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            raise DatasetError(f"{name} could not be read completely (truncated?): {exc}") from exc
+    meta["y0"] = y0
+    unknown = sorted(set(np.unique(status).tolist()) - {int(s) for s in Status})
+    if unknown:
+        raise DatasetError(f"{name} has unknown status code(s) {unknown}; valid: {[int(s) for s in Status]}")
+    if time_stride > 1:
+        meta["time_stride"] = time_stride
     try:
         return TrajectoryData(t, y, meta, status)
     except ValueError as exc:
-        raise DatasetError(f"{str(target)!r}: {exc}") from exc
+        raise DatasetError(f"{name}: {exc}") from exc

@@ -60,6 +60,12 @@ class TrajectoryData:
         idx = np.asarray(index, dtype=np.int64)
         return TrajectoryData(self.t.copy(), self.y[idx].copy(), dict(self.meta), self.status[idx].copy())
 
+    def subsample_time(self, stride: int) -> TrajectoryData:
+        """Every ``stride``-th output time (``t[::stride]``, ``y[:, ::stride]``; copies, same metadata)."""
+        stride = check_positive_int(stride, "stride")
+        return TrajectoryData(self.t[::stride].copy(), self.y[:, ::stride].copy(), dict(self.meta),
+                              self.status.copy())
+
     def successful(self) -> TrajectoryData:
         """Only the trajectories whose solver status is ``SUCCESS``."""
         return self.subset(np.flatnonzero(self.status == int(Status.SUCCESS)))

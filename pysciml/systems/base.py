@@ -137,6 +137,11 @@ class System(ABC):
         return (f"system {self.name!r} is not semilinear (no split y' = L y + N(t, y)); use an explicit or "
                 "Rosenbrock method")
 
+    def default_t_eval(self, num: int = 101) -> np.ndarray:
+        """Default output times ``[num]`` over :attr:`default_t_span` (equispaced; systems whose dynamics live on
+        several time scales override this, e.g. Robertson's log-spaced grid)."""
+        return np.linspace(*self.default_t_span, num)
+
     def state_names(self) -> list[str]:
         """Names of the state components (``y0, y1, …`` unless a system says better)."""
         return [f"y{i}" for i in range(self.dim)]

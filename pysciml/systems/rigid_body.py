@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import Array, check_interval, check_positive, namespace
+from ._common import Array, check_interval, check_positive, namespace, stack_last
 from .base import System, SystemParams
 
 
@@ -57,7 +57,7 @@ class RigidBody(System):
         """Euler equations ``[batch, 3]``."""
         a1, a2, a3 = self._coeffs()
         y1, y2, y3 = y[..., 0], y[..., 1], y[..., 2]
-        return namespace(y).stack([a1 * y2 * y3, a2 * y3 * y1, a3 * y1 * y2], axis=-1)
+        return stack_last(namespace(y), [a1 * y2 * y3, a2 * y3 * y1, a3 * y1 * y2])
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
         """``[batch, 3, 3]``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._common import Array, namespace
+from ._common import Array, components, namespace, stack_last
 from .base import System, SystemParams
 
 
@@ -52,6 +52,11 @@ class Robertson(System):
     def dim(self) -> int:
         return 3
 
+    def default_t_eval(self, num: int = 101) -> np.ndarray:
+        """``t = 0`` then ``num - 1`` log-spaced times on ``[1e-6, 1e5]`` ``[num]``: the fast transient (y2 peaks at
+        t ≈ 1e-4 … 1e-3) and the slow decay (t up to 1e5) both get outputs, as in the usual Robertson plots."""
+        return np.concatenate([[0.0], np.geomspace(1e-6, self.default_t_span[1], num - 1)])
+
     def state_names(self) -> list[str]:
         s = self.params.y2_scale
         return ["y1", "y2" if s == 1.0 else f"{s:g}*y2", "y3"]
@@ -60,25 +65,27 @@ class Robertson(System):
         """Robertson kinetics ``[batch, 3]`` (with the ``y2_scale`` change of variable)."""
         p = self.params
         scaled = p.y2_scale != 1.0  # skip two array operations per call in the unscaled (common) case
-        y1, y2, y3 = y[..., 0], y[..., 1] / p.y2_scale if scaled else y[..., 1], y[..., 2]
+        y1, y2, y3 = components(y)
+        if scaled:
+            y2 = y2 / p.y2_scale
         r1, r2, r3 = p.k1 * y1, p.k2 * y2 * y2, p.k3 * y2 * y3
         dy2 = r1 - r3 - r2
-        return namespace(y).stack([r3 - r1, dy2 * p.y2_scale if scaled else dy2, r2], axis=-1)
+        return stack_last(namespace(y), [r3 - r1, dy2 * p.y2_scale if scaled else dy2, r2])
 
     def jacobian(self, t: float | np.ndarray, y: np.ndarray) -> np.ndarray:
+        """``∂f/∂(y1, s·y2, y3)`` ``[..., 3, 3]`` for ``y [..., 3]`` (one state ``[3]`` gives ``[3, 3]``)."""
         p = self.params
         s = p.y2_scale
-        y2, y3 = y[..., 1] / s, y[..., 2]
-        jac = np.zeros(y.shape[:-1] + (3, 3))
-        # d/dy1, d/d(s*y2) = (1/s) d/dy2, d/dy3
-        jac[..., 0, 0] = -p.k1
-        jac[..., 0, 1] = p.k3 * y3 / s
-        jac[..., 0, 2] = p.k3 * y2
-        jac[..., 1, 0] = p.k1 * s
-        jac[..., 1, 1] = -p.k3 * y3 - 2.0 * p.k2 * y2
-        jac[..., 1, 2] = -p.k3 * y2 * s
-        jac[..., 2, 1] = 2.0 * p.k2 * y2 / s
-        return jac
+        y = np.asarray(y, dtype=np.float64)
+        _, y2, y3 = components(y)
+        y2 = y2 / s
+        zero = 0.0 * y3
+        # columns: d/dy1, d/d(s*y2) = (1/s) d/dy2, d/dy3
+        rows = [[zero - p.k1, p.k3 * y3 / s, p.k3 * y2],
+                [zero + p.k1 * s, -p.k3 * y3 - 2.0 * p.k2 * y2, -p.k3 * y2 * s],
+                [zero, 2.0 * p.k2 * y2 / s, zero]]
+        jac = np.array(rows, dtype=np.float64)  # [3, 3, ...]
+        return jac if y.ndim == 1 else np.moveaxis(jac, (0, 1), (-2, -1))
 
     def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``(1 + ε, 0, 0)``, ``ε ~ U(-w, w)``, ``w = ic_perturbation`` (``w = 0``: the classic (1,0,0))."""

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import pysciml
+from pysciml import ground_truth
 from pysciml.data import hdf5
 from pysciml.errors import DatasetError, ValidationError
 
@@ -84,7 +85,7 @@ def test_resume_after_crash_gives_identical_file(tmp_path: Path, monkeypatch: py
     _, reference = dataset
     path = tmp_path / "resume.h5"
     calls = {"n": 0}
-    real_solve = hdf5.solve
+    real_solve = ground_truth.solve
 
     def crashing_solve(*args, **kwargs):
         calls["n"] += 1
@@ -92,7 +93,7 @@ def test_resume_after_crash_gives_identical_file(tmp_path: Path, monkeypatch: py
             raise KeyboardInterrupt("simulated crash")
         return real_solve(*args, **kwargs)
 
-    monkeypatch.setattr(hdf5, "solve", crashing_solve)
+    monkeypatch.setattr(ground_truth, "solve", crashing_solve)
     with pytest.raises(KeyboardInterrupt):
         pysciml.generate("robertson", 5, T, path, seed=3, chunk_size=2, **KW)
     assert not path.exists()  # no half-written dataset under the final name
