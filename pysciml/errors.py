@@ -44,3 +44,8 @@ class DatasetError(PySciMLError, ValueError):
 
 class CheckpointError(PySciMLError, ValueError):
     """A training checkpoint is missing, malformed or incompatible with the model being resumed."""
+
+
+class SolverWarning(UserWarning):
+    """A solve finished with samples that did not reach the final time (e.g. status ``MAX_STEPS``): the status
+    says so per sample, and this warning makes it visible to users who do not read statuses."""
