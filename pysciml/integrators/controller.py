@@ -50,6 +50,17 @@ class PIController:
     starting step (:func:`initial_step`) is a deliberately cautious guess, so the first error estimate is
     allowed to set the step almost freely (SUNDIALS: CVODE's ``eta_max_fs`` and ARKODE's
     ``SetMaxFirstGrowth``, both 10⁴ by default). Set it equal to ``max_factor`` for torchdiffeq's behaviour.
+
+    ``hold_after_reject``: the step that follows a rejected one may not grow, even when its error is small
+    (Hairer & Wanner's RODAS and RADAU5: ``if reject: h_new = min(h_new, h)``). A rejection says the error
+    model was wrong a moment ago; growing at once on the next estimate is what lets a stiff method step over a
+    transient its estimate under-reports.
+
+    ``predictive``: Gustafsson's predictive controller as Hairer & Wanner's RODAS and RADAU5 use it (*Solving
+    ODEs II*, §IV.8, eq. (8.21)): after an accepted step the multiplier is the smaller of the I controller's
+    ``safety · ‖err_n‖^{-1/k}`` and ``safety · (h_n / h_{n-1}) · ‖err_{n-1}‖^{1/k} · ‖err_n‖^{-2/k}`` (the
+    previous accepted error floored at 1e-2, as in RODAS), so a step whose error grows from one step to the
+    next is cut before the estimate crosses 1. It replaces the PI terms (``pcoeff`` is ignored).
     """
 
     order: int
@@ -59,16 +70,26 @@ class PIController:
     pcoeff: float = 0.0
     icoeff: float = 1.0
     first_max_factor: float = 1e4
+    hold_after_reject: bool = False
+    predictive: bool = False
 
     def factor(self, ratio: torch.Tensor, prev_ratio: torch.Tensor, accept: torch.Tensor,
-               cap: float | torch.Tensor | None = None) -> torch.Tensor:
+               cap: float | torch.Tensor | None = None, h_ratio: torch.Tensor | None = None) -> torch.Tensor:
         """Step multiplier ``[B]`` from the current and previous (accepted) error norms ``[B]``.
 
         ``ratio`` must be free of NaN (as :func:`error_ratio` returns it); ``cap`` is the upper clip (a float or
-        a ``[B]`` tensor, default ``max_factor``). After a rejection the multiplier is at most 1: without the
-        P term that holds by construction (``ratio > 1`` and ``safety <= 1`` give a factor below 1).
+        a ``[B]`` tensor, default ``max_factor``); ``h_ratio`` is ``h_n / h_{n-1}`` (last accepted step), used by
+        the predictive controller. After a rejection the multiplier is at most 1: without the P term that holds
+        by construction (``ratio > 1`` and ``safety <= 1`` give a factor below 1).
         """
         k = float(self.order)
+        if self.predictive:
+            err = ratio.clamp_min(_TINY)
+            fac = err.pow(-1.0 / k).mul_(self.safety)
+            if h_ratio is not None:
+                pred = err.pow(-2.0 / k).mul_(prev_ratio.clamp_min(1e-2).pow(1.0 / k)).mul_(h_ratio).mul_(self.safety)
+                fac = torch.where(accept, torch.minimum(fac, pred), fac)
+            return fac.clamp_min_(self.min_factor).clamp_max_(self.max_factor if cap is None else cap)
         fac = ratio.clamp_min(_TINY).pow_(-(self.pcoeff + self.icoeff) / k).mul_(self.safety)
         if self.pcoeff:
             fac.mul_(prev_ratio.clamp_min(_TINY).pow_(self.pcoeff / k))
@@ -97,3 +118,25 @@ def initial_step(field: Any, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tenso
         h = torch.minimum(100 * h0, h1)
         h = torch.nan_to_num(h, nan=1e-6, posinf=1e-6)
     return h.to(t0.dtype)
+
+
+# Default step control per method family, with per-method exceptions (each overridable by the odeint options of
+# the same names). Explicit methods keep the I controller (torchdiffeq's rule; benchmarked in
+# benchmarks/bench_explicit.py). Rosenbrock methods get a proportional term and hold the step after a rejection
+# (Hairer's RODAS): with the I controller a Rosenbrock step can grow across a late transient until the embedded
+# estimate under-reports the true error ~90x (HIRES at rtol 1e-4: rodas5p returned 1.9 correct digits with a
+# success status). benchmarks/bench_stiff_controllers.py is the study behind the values: rodas4/rodas5p take the
+# lightest P term that removed every low-accuracy success there (pcoeff 0.1, icoeff 0.7; Robertson costs 5-11%
+# more steps than the I controller), rosenbrock23, whose low-order estimate needs more damping (OREGO), takes the
+# PI controller OrdinaryDiffEq.jl uses for Rosenbrock methods (beta1 = 7/(10k), beta2 = 2/(5k): pcoeff 0.4,
+# icoeff 0.3).
+CONTROLLER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "explicit": {"pcoeff": 0.0, "icoeff": 1.0, "hold_after_reject": False, "predictive": False},
+    "rosenbrock": {"pcoeff": 0.1, "icoeff": 0.7, "hold_after_reject": True, "predictive": False},
+    "rosenbrock23": {"pcoeff": 0.4, "icoeff": 0.3, "hold_after_reject": True, "predictive": False},
+}
+
+
+def controller_defaults(method: str, family: str) -> dict[str, Any]:
+    """Default controller settings of ``method`` (its own entry, else its family's, else the explicit one)."""
+    return CONTROLLER_DEFAULTS.get(method, CONTROLLER_DEFAULTS.get(family, CONTROLLER_DEFAULTS["explicit"]))

@@ -143,6 +143,10 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
     # samples without an accepted step yet may grow their step by first_max_factor (see PIController)
     fresh: torch.Tensor | None = None
     any_fresh = adaptive
+    # samples whose last attempt was rejected (only tracked when the controller holds the step after one)
+    last_rej: torch.Tensor | None = None
+    # last accepted step per sample (only for the predictive controller)
+    prev_h: torch.Tensor | None = dt.clone() if (adaptive and ctrl.predictive) else None
     iteration = 0
     while rows.numel():
         iteration += 1
@@ -166,7 +170,10 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
                 if any_fresh:
                     cap = ctrl.first_max_factor if fresh is None else torch.where(
                         fresh, ctrl.first_max_factor, ctrl.max_factor)
-                dt_next = h * ctrl.factor(ratio, prev_ratio, accept, cap).to(h.dtype)
+                if last_rej is not None:
+                    cap = torch.where(last_rej, 1.0, cap)
+                h_ratio = None if prev_h is None else (h / prev_h).to(ratio.dtype)
+                dt_next = h * ctrl.factor(ratio, prev_ratio, accept, cap, h_ratio).to(h.dtype)
         else:
             ratio = None
             # a non-finite entry makes its row sum non-finite: one reduction instead of a mask of the state
@@ -205,7 +212,9 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
             f0 = None if f0 is None else res.f_end
             if ratio is not None:
                 prev_ratio = ratio
-            fresh, any_fresh = None, False
+            if prev_h is not None:
+                prev_h = h.detach()
+            fresh, any_fresh, last_rej = None, False, None
         else:
             acc_b = accept.reshape(bshape)
             y = torch.where(acc_b, y1, y)
@@ -213,7 +222,11 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
             t = torch.where(accept, t_new, t)
             if ratio is not None:
                 prev_ratio = torch.where(accept, ratio, prev_ratio)
+            if prev_h is not None:
+                prev_h = torch.where(accept, h.detach(), prev_h)
             rejected = (~accept).long() if rejected is None else rejected + ~accept
+            if ctrl.hold_after_reject:
+                last_rej = ~accept
             if any_fresh:
                 fresh = ~accept if fresh is None else fresh & ~accept
                 any_fresh = bool(fresh.any())
@@ -250,7 +263,7 @@ def integrate(stepper: Stepper, field: Any, y0: torch.Tensor, ts: torch.Tensor,
             keep = (~done).nonzero().squeeze(1)
             rows, t, y, dt, f0, prev_ratio, next_idx, t_next, t_end, ts_a = _take(
                 (rows, t, y, dt, f0, prev_ratio, next_idx, t_next, t_end, ts_a), keep)
-            rejected, fresh, rtol, atol = _take((rejected, fresh, rtol, atol), keep)
+            rejected, fresh, last_rej, prev_h, rtol, atol = _take((rejected, fresh, last_rej, prev_h, rtol, atol), keep)
 
     if out_vals:
         flat = flat.index_put((torch.cat(out_rows),), torch.cat(out_vals))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import torch
 
-from ..errors import InputTypeError, ValidationError
+from ..errors import InputTypeError, SolverWarning, ValidationError
+from ..status import Status
 from ..validation import check_positive_int
-from .controller import PIController
+from .controller import PIController, controller_defaults
 from .engine import EngineConfig, integrate
 from .fields import VectorField
 from .registry import make_stepper, method_family
@@ -17,7 +19,7 @@ from .solution import ODESolution
 from .stepper import Stepper
 
 _ENGINE_OPTIONS = ("step_size", "first_step", "safety", "min_factor", "max_factor", "first_max_factor", "max_steps",
-                   "dt_min", "pcoeff", "icoeff", "time_dtype", "checkpoint")
+                   "dt_min", "pcoeff", "icoeff", "hold_after_reject", "predictive", "time_dtype", "checkpoint")
 _ADJOINT_OPTIONS = ("adjoint_rtol", "adjoint_atol", "adjoint_seminorm", "adjoint_params", "adjoint_method")
 
 
@@ -117,17 +119,34 @@ def build_config(stepper: Stepper, rtol: Any, atol: Any, y0: torch.Tensor,
         raise ValidationError(f"need safety <= 1, min_factor <= 1 <= max_factor and first_max_factor >= 1, got "
                               f"safety={safety}, min_factor={min_factor}, max_factor={max_factor}, "
                               f"first_max_factor={first_max_factor}")
-    pcoeff = _positive_float(opts.get("pcoeff", 0.0), "pcoeff", allow_zero=True)
-    icoeff = _positive_float(opts.get("icoeff", 1.0), "icoeff")
+    defaults = controller_defaults(stepper.name, method_family(stepper.name))
+    pcoeff = _positive_float(opts.get("pcoeff", defaults["pcoeff"]), "pcoeff", allow_zero=True)
+    icoeff = _positive_float(opts.get("icoeff", defaults["icoeff"]), "icoeff")
+    flags = {}
+    for name in ("hold_after_reject", "predictive"):
+        flags[name] = opts.get(name, defaults[name])
+        if not isinstance(flags[name], bool):
+            raise InputTypeError(f"{name} must be True or False, got {flags[name]!r}")
     k = min(stepper.order, stepper.error_order if stepper.error_order is not None else stepper.order) + 1
     return EngineConfig(
         rtol=_check_tol(rtol, "rtol", y0), atol=_check_tol(atol, "atol", y0), step_size=step_size,
         first_step=first_step,
         controller=PIController(order=k, safety=safety, min_factor=min_factor, max_factor=max_factor,
-                                pcoeff=pcoeff, icoeff=icoeff, first_max_factor=first_max_factor),
+                                pcoeff=pcoeff, icoeff=icoeff, first_max_factor=first_max_factor,
+                                **flags),
         max_steps=check_positive_int(opts.get("max_steps", 10_000), "max_steps"),
         checkpoint=_check_checkpoint(opts.get("checkpoint", False), stepper),
         dt_min=_positive_float(opts.get("dt_min", 0.0), "dt_min", allow_zero=True))
+
+
+def _warn_max_steps(sol: ODESolution, max_steps: int, method: str) -> None:
+    """Warn (:class:`~pysciml.errors.SolverWarning`) when samples stopped at the step budget; statuses stay."""
+    n_max = int((sol.status == int(Status.MAX_STEPS)).sum())
+    if n_max:
+        warnings.warn(f"{n_max} of {sol.status.numel()} samples stopped after max_steps={max_steps} attempted steps "
+                      f"before the final time ({method}; status MAX_STEPS, outputs after that are NaN): raise "
+                      "max_steps, loosen rtol/atol, or use a method suited to the problem (e.g. rodas5p rather "
+                      "than rosenbrock23 at tight tolerances)", SolverWarning, stacklevel=3)
 
 
 def as_field(f: Any) -> VectorField:
@@ -191,6 +210,7 @@ def odeint(f: Any, y0: torch.Tensor, t: Any, method: str = "dopri5", rtol: Any =
                             backwards)
     else:
         sol = integrate(stepper, run_field, y0, ts, config)
+    _warn_max_steps(sol, config.max_steps, method)
     if backwards:
         sol.ts = -sol.ts
     if t is not None and isinstance(t, torch.Tensor) and t.dim() == 1:

@@ -31,6 +31,14 @@ Coefficients (facts from the publications, as tabulated by OrdinaryDiffEq.jl):
 * ``rodas5p``: Steinebach, "Construction of Rosenbrock–Wanner method Rodas5P and numerical benchmarks
   within the Julia Differential Equations package", BIT Numer. Math. 63:27 (2023); order 5(4), 8 stages,
   stiffly accurate, with its order-4 dense output.
+
+Where each method is not suited (measured by ``benchmarks/bench_stiff_controllers.py`` on the stiff test set, in
+mixed correct digits): ``rosenbrock23`` is a low-order method for loose tolerances; at rtol ≤ 1e-7 it needs tens
+of thousands of steps (Robertson to 1e11: ~10 000 steps at 1e-7; OREGO at 1e-7 returns 4.4 digits, short of 5)
+and can stop at ``max_steps`` (a :class:`~pysciml.errors.SolverWarning` says so). ``rodas4`` on E5 at rtol 1e-4
+(components of 1e-22 with a fixed atol of 1.7e-24) returns 1.2–1.7 digits with every controller, as do SciPy's
+Radau/BDF/LSODA there; use ``rodas5p`` (2.4 digits and more) for such problems. Default step control per method:
+:data:`pysciml.integrators.controller.CONTROLLER_DEFAULTS`.
 """
 
 from __future__ import annotations
