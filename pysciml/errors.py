@@ -54,6 +54,8 @@ class OutputPathError(PySciMLError, ValueError):
 
 class LockedError(PySciMLError, RuntimeError):
     """Another process holds the exclusive lock on an output path (a second writer is refused at once)."""
+
+
 class SolverWarning(UserWarning):
     """A solve finished with samples that did not reach the final time (e.g. status ``MAX_STEPS``): the status
     says so per sample, and this warning makes it visible to users who do not read statuses."""
