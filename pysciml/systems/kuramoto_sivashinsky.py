@@ -35,11 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import ValidationError
 from ._common import Array, check_choice, check_int, check_positive, const, namespace
 from .base import System, SystemParams
 
 #: (L, N, sine wavenumbers of the random initial condition) per preset.
 _PRESETS = {"linot": (22.0, 64, (1, 2, 3)), "lpsda": (64.0, 256, (1, 2))}
+_SINE_BLOCK = 2 ** 18  # grid values per block of the random-sine sum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +167,12 @@ class KuramotoSivashinsky(System):
         phase = rng.uniform(0.0, 2.0 * np.pi, size=(n, 10, 1))
         ell = rng.choice(modes, size=(n, 10, 1))
         x = self.grid()
-        return (amp * np.sin(2.0 * np.pi * ell * x / self.params.L + phase)).sum(axis=1)
+        out = np.empty((n, self.dim))
+        block = max(1, _SINE_BLOCK // self.dim)  # the [block, 10, N] intermediate stays small
+        for i in range(0, n, block):
+            sl = slice(i, i + block)
+            out[sl] = (amp[sl] * np.sin(2.0 * np.pi * ell[sl] * x / self.params.L + phase[sl])).sum(axis=1)
+        return out
 
     def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
         """``[n, N]`` random-sine fields (LPSDA recipe, preset wavenumbers), optionally burnt in."""
@@ -180,7 +187,8 @@ class KuramotoSivashinsky(System):
                                 rtol=1e-8, atol=1e-10, jac=lambda t, u: self.jacobian(t, u[None])[0],
                                 t_eval=[t1])
                 if not sol.success:
-                    raise RuntimeError(f"KS burn-in of initial condition {i} failed: {sol.message}")
+                    raise ValidationError(f"burn_in: the KS burn-in of initial condition {i} failed "
+                                          f"({sol.message}); use a shorter burn_in")
                 u0[i] = sol.y[:, -1]
         return u0
 
