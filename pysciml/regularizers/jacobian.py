@@ -48,14 +48,29 @@ def _check_points(x: torch.Tensor) -> torch.Tensor:
                               f"flatten extra axes first")
     if not x.is_floating_point():
         raise InputTypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if x.shape[-1] == 0:
+        raise ValidationError(f"x must have dim >= 1, got shape {tuple(x.shape)}")
     return x
+
+
+def as_times(t: object, x: torch.Tensor, name: str = "t") -> torch.Tensor:
+    """``t`` (a number, array or tensor) as a real tensor in ``x``'s dtype and device, finite."""
+    if isinstance(t, torch.Tensor) and (t.is_complex() or t.dtype == torch.bool):
+        raise InputTypeError(f"{name} must be real, got dtype {t.dtype}")
+    try:
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"{name} must be a number or a real tensor of times, got {type(t).__name__}") from exc
+    if not bool(torch.isfinite(tt).all()):
+        raise ValidationError(f"{name} contains NaN or Inf; pass finite times")
+    return tt
 
 
 def _bind(f: Field, x: torch.Tensor, t: torch.Tensor | float | None, repeats: int) -> Field:
     """Return ``g(z)`` for ``z`` of shape ``[repeats * B, d]`` calling ``f(z)`` or ``f(t_rep, z)``."""
     if t is None:
         return f
-    tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    tt = as_times(t, x)
     if tt.ndim == 0:
         tt = tt.expand(x.shape[0])
     if tt.shape != (x.shape[0],):
@@ -66,6 +81,9 @@ def _bind(f: Field, x: torch.Tensor, t: torch.Tensor | float | None, repeats: in
 
 
 def _directions(v: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+        got = v.dtype if isinstance(v, torch.Tensor) else type(v).__name__
+        raise InputTypeError(f"{name} must be a real floating-point tensor shaped like x, got {got}")
     vv = v.unsqueeze(0) if v.ndim == 2 else v
     if vv.ndim != 3 or vv.shape[1:] != x.shape:
         raise ValidationError(f"{name} must have shape {tuple(x.shape)} or [V, *{tuple(x.shape)}], "
