@@ -420,4 +420,4 @@ def test_harness_classifies_outcomes() -> None:
     finally:
         COUNTS.clear()
         COUNTS.update(saved)
-    assert BUDGET["slow"] * 17 >= 10_000
+    assert BUDGET["slow"] * 8 >= 10_000  # the 8 core targets alone
