@@ -46,11 +46,20 @@ def _check_points(x: torch.Tensor) -> torch.Tensor:
     if x.ndim != 2:
         raise ValidationError(f"x must have shape [batch, dim], got {tuple(x.shape)}; "
                               f"flatten extra axes first")
-    if not x.is_floating_point():
-        raise InputTypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise InputTypeError(f"x must be a float32 or float64 tensor, got dtype {x.dtype}")
     if x.shape[-1] == 0:
         raise ValidationError(f"x must have dim >= 1, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValidationError("x contains NaN or Inf; regularisers need finite points")
     return x
+
+
+def _finite(jac: torch.Tensor) -> torch.Tensor:
+    """``jac`` if finite; LAPACK (SVD, LU) must never see NaN/Inf (it fails or, with some builds, crashes)."""
+    if not bool(torch.isfinite(jac).all()):
+        raise ValidationError("the Jacobian of f at x is not finite (NaN/Inf): f overflows there; check x and f")
+    return jac
 
 
 def as_times(t: object, x: torch.Tensor, name: str = "t") -> torch.Tensor:
@@ -258,10 +267,10 @@ def smallest_singular_value(f: Field, x: torch.Tensor, method: str = "auto", ite
     if method == "auto":
         method = "exact" if x.shape[1] <= exact_max_dim else "iterative"
     if method == "exact":
-        return torch.linalg.svdvals(exact_jacobian(f, x, t))[:, -1]
+        return torch.linalg.svdvals(_finite(exact_jacobian(f, x, t)))[:, -1]
     iters = check_positive_int(iters, "iters")
     with torch.no_grad():
-        jac = exact_jacobian(f, x.detach(), t)
+        jac = _finite(exact_jacobian(f, x.detach(), t))
         lu, piv, info = torch.linalg.lu_factor_ex(jac)
         v = _normalise(random_directions(tuple(x.shape), dtype=x.dtype, device=x.device, generator=generator))
         inv_sigma = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -296,7 +305,7 @@ def jacobian_condition(f: Field, x: torch.Tensor, method: str = "auto", iters: i
     if method == "auto":
         method = "exact" if x.shape[1] <= exact_max_dim else "iterative"
     if method == "exact":
-        s = torch.linalg.svdvals(exact_jacobian(f, x, t))
+        s = torch.linalg.svdvals(_finite(exact_jacobian(f, x, t)))
         return s[:, 0] / (s[:, -1] + eps)
     s_max = jacobian_spectral(f, x, iters, mode, t=t, generator=generator)
     s_min = smallest_singular_value(f, x, "iterative", iters, t=t, generator=generator)

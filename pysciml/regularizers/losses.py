@@ -51,8 +51,10 @@ def flatten_points(x: torch.Tensor, t: torch.Tensor | float | None) -> tuple[tor
     if x.ndim not in (2, 3) or x.shape[-1] == 0:
         raise ValidationError(f"x must have shape [batch, dim] or [batch, time, dim] with dim >= 1, got "
                               f"{tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise InputTypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise InputTypeError(f"x must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValidationError("x contains NaN or Inf; regularisers need finite points")
     lead = x.shape[:-1]
     tt = torch.zeros((), dtype=x.dtype, device=x.device) if t is None else as_times(t, x)
     try:

@@ -44,6 +44,9 @@ COUNTS: collections.Counter[str] = collections.Counter()
 #: compat: slower calls) run a quarter of it.
 BUDGET = {"default": int(os.environ.get("PYSCIML_FUZZ_EXAMPLES", "12")), "slow": 1300}
 
+#: The first defect message of each target run with an ``owner`` (reported in the session summary).
+OWNED_DEFECTS: dict[str, str] = {}
+
 #: Prefix of the count keys while a target whose defects belong to another work item runs (see ``run``).
 _PREFIX = [""]
 
@@ -86,16 +89,22 @@ def check_error(exc: BaseException, names: tuple[str, ...]) -> None:
     """The exception must be a PySciMLError whose message mentions one of ``names`` (when given)."""
     if isinstance(exc, Hang):
         _count("hang")
-        raise Defect(f"hang: {exc}") from exc
+        _defect(f"hang: {exc}")
     if not isinstance(exc, PySciMLError):
         _count(f"unhandled:{type(exc).__name__}")
-        raise Defect(f"unhandled {type(exc).__name__}: {exc}") from exc
+        _defect(f"unhandled {type(exc).__name__}: {exc}")
     _count(type(exc).__name__)
     message = str(exc)
     if not message.strip():
         raise Defect(f"{type(exc).__name__} with an empty message")
     if names and not any(n.lower() in message.lower() for n in names):
         raise Defect(f"{type(exc).__name__} message does not name any of {names}: {message!r}")
+
+
+def _defect(message: str) -> None:
+    if _PREFIX[0]:
+        OWNED_DEFECTS.setdefault(_PREFIX[0].rstrip("/"), message[:300])
+    raise Defect(message)
 
 
 def call(fn: Callable[..., Any], *args: Any, names: tuple[str, ...] = (), **kwargs: Any) -> tuple[bool, Any]:

@@ -24,12 +24,19 @@ def test_times_and_points_are_validated() -> None:
         reg(_field, x, math.nan)
     with pytest.raises(ValidationError, match="dim >= 1"):
         reg(_field, torch.zeros(0, 0))
-    with pytest.raises(InputTypeError, match="floating-point"):
-        reg(_field, torch.zeros(4, 2, dtype=torch.int64))
+    for dtype in (torch.int64, torch.bfloat16, torch.float16):  # half precision had no SVD: NotImplementedError
+        with pytest.raises(InputTypeError, match="float32 or float64"):
+            reg(_field, torch.zeros(4, 2, dtype=dtype))
+        with pytest.raises(InputTypeError, match="float32 or float64"):
+            regularizers.jacobian_condition(_field, torch.zeros(4, 2, dtype=dtype), t=0.0)
     with pytest.raises(InputTypeError, match="v must be a real floating-point tensor"):
         regularizers.jvp(_field, x, [[1.0, 0.0]], t=0.0)
     with pytest.raises(InputTypeError, match="t must be"):
         regularizers.exact_jacobian(_field, x, t="now")
+    with pytest.raises(ValidationError, match="x contains NaN"):
+        regularizers.JacobianCondition(method="exact")(_field, torch.full((2, 2), math.nan))
+    with pytest.raises(ValidationError, match="Jacobian of f at x is not finite"):  # svd on NaN failed before
+        regularizers.jacobian_condition(lambda t, y: y ** 3, torch.full((2, 2), 1e200, dtype=torch.float64), t=0.0)
     assert float(reg(_field, x, 0.0)) == pytest.approx(float((x ** 2).sum(-1).mean()))
 
 
