@@ -206,8 +206,9 @@ def junk() -> st.SearchStrategy[Any]:
 
 
 def maybe(valid: st.SearchStrategy[Any], p_junk: int = 3) -> st.SearchStrategy[Any]:
-    """Mostly ``valid`` values, sometimes :func:`junk`."""
-    return st.one_of(*([valid] * p_junk), junk())
+    """A ``valid`` value ``p_junk`` times in ``p_junk + 1``, else :func:`junk` (``one_of`` would flatten junk's
+    alternatives and let them outnumber the valid branch)."""
+    return st.integers(0, p_junk).flatmap(lambda k: junk() if k == p_junk else valid)
 
 
 # ------------------------------------------------------------------------------------------------------------
