@@ -3,6 +3,8 @@ SplitField states that do not fit L, and φ-function argument errors."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -57,3 +59,17 @@ def test_split_field_rejects_states_that_do_not_fit_l() -> None:
 def test_phi_functions_order_error_is_a_pysciml_error() -> None:
     with pytest.raises(ValidationError, match="p must be >= 0"):
         phi_functions(torch.zeros(2), -1)
+
+
+def test_odeint_rejects_empty_batches_complex_times_and_complex_options() -> None:
+    f = lambda t, y: -y  # noqa: E731
+    t = torch.linspace(0, 1, 3, dtype=torch.float64)
+    with pytest.raises(ValidationError, match="y0 holds no samples"):  # IndexError in the engine before
+        odeint(f, torch.zeros(0, 2, dtype=torch.float64), t)
+    with pytest.raises(InputTypeError, match="t must hold real times"):  # the imaginary part was dropped
+        odeint(f, torch.ones(1, 2, dtype=torch.float64), t + 1j)
+    with pytest.raises(InputTypeError, match="step_size must be a real number"):
+        odeint(f, torch.ones(1, 2, dtype=torch.float64), t, method="rk4", step_size=torch.tensor(0.1 + 0.1j))
+    sol = odeint(f, torch.ones(1, 2, dtype=torch.float64), t, method="rk4", step_size=torch.tensor(0.01))
+    torch.testing.assert_close(sol.ys[0, -1], torch.full((2,), math.exp(-1.0), dtype=torch.float64), rtol=1e-8,
+                               atol=0.0)
