@@ -374,7 +374,7 @@ cli_args = st.lists(st.one_of(
     st.sampled_from(["generate", "info", "systems", "backends", "train", "demo", "--json", "--help", "-v",
                      "--n", "--num", "--t-span", "--t-eval", "--method", "--rtol", "--seed", "--param",
                      "--out", "--epochs", "--resume", "robertson", "two_body", "nosuch", "-1", "0", "1e-3", "nan",
-                     "inf", "N=8", "x", "1,0.5", "/nonexistent/dir/x.h5", "/dev/null", "/", "--debug"]),
+                     "inf", "N=8", "x", "1,0.5", "/nonexistent/dir/x.h5", ".", "sub", "sub/x.h5", "--debug"]),
     st.text(alphabet="ab-=.,01/", max_size=6)), max_size=7)
 
 
@@ -400,7 +400,8 @@ def _cli_case_guarded(argv: list[str]) -> None:
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_fuzz_cli(budget: str, capsys: pytest.CaptureFixture[str], tmp_path: Any,
                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)  # relative output paths land in the temporary folder
+    monkeypatch.chdir(tmp_path)  # every output path is relative: nothing is written outside the temporary folder
+    (tmp_path / "sub").mkdir()
     run(cli_args, _cli_case_guarded, budget)
     assert "Traceback" not in capsys.readouterr().err
 
