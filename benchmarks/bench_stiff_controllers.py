@@ -6,9 +6,10 @@ Prothero–Robinson (λ = −1e6, exact solution). For each pysciml Rosenbrock m
 rosenbrock23) and controller — ``I`` (pcoeff 0, icoeff 1, the old default), ``PI`` (pcoeff 0.4, icoeff 0.3,
 OrdinaryDiffEq.jl's choice for Rosenbrock methods), ``predictive`` (Gustafsson's predictive controller as in
 Hairer's RODAS, with the hold after a rejection) and ``default`` (what ``odeint`` uses now, see
-``pysciml.integrators.controller.CONTROLLER_DEFAULTS``) — and rtol ∈ {1e-4, 1e-7, 1e-10} (atol by the test set's rule for the problem), the final state is compared with the reference in mixed
-significant correct digits (mescd, see :func:`pysciml.problems.mixed_digits`). SciPy's Radau, BDF and LSODA are
-the peers, each a plain ``scipy.integrate.solve_ivp`` call on the same numpy right-hand side.
+``pysciml.integrators.controller.CONTROLLER_DEFAULTS``) — and rtol ∈ {1e-4, 1e-7, 1e-10} (atol by the test
+set's rule for the problem), the final state is compared with the reference in mixed significant correct digits
+(mescd, see :func:`pysciml.problems.mixed_digits`). SciPy's Radau, BDF and LSODA are the peers, each a plain
+``scipy.integrate.solve_ivp`` call on the same numpy right-hand side.
 
 The verdict column flags SUCCESS with fewer than ``−log10(rtol) − 2`` correct digits ("LOW"). Times are wall
 seconds of one solve with one torch thread (single trajectory, so they show step-count cost, not batched speed).
@@ -82,11 +83,12 @@ def main() -> None:
           f"status")
     for problem in STIFF_PROBLEMS.values():
         for rtol in rtols:
-            cases = [(f"{m} {c}", lambda m=m, c=c: run_ours(problem, m, rtol, CONTROLLERS[c]), m, c)
-                     for m in METHODS for c in CONTROLLERS]
-            cases += [(f"scipy {p}", lambda p=p: run_peer(problem, p, rtol), p, "scipy") for p in PEERS]
-            for label, fn, method, controller in cases:
-                row = {"problem": problem.name, "rtol": rtol, "method": method, "controller": controller, **fn()}
+            cases = [(m, c) for m in METHODS for c in CONTROLLERS] + [(p, "scipy") for p in PEERS]
+            for method, controller in cases:
+                result = (run_peer(problem, method, rtol) if controller == "scipy"
+                          else run_ours(problem, method, rtol, CONTROLLERS[controller]))
+                label = f"scipy {method}" if controller == "scipy" else f"{method} {controller}"
+                row = {"problem": problem.name, "rtol": rtol, "method": method, "controller": controller, **result}
                 low = row["status"] == "SUCCESS" and row["digits"] < -math.log10(rtol) - 2
                 row["low_accuracy_success"] = bool(low)
                 rows.append(row)

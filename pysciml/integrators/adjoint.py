@@ -57,6 +57,22 @@ def _params_of(field: VectorField, given: Any, y0: torch.Tensor, t0: torch.Tenso
     return tuple(p for p in found if p.requires_grad)
 
 
+def _healthy_rows(status: torch.Tensor, grad_ys: torch.Tensor) -> torch.Tensor | None:
+    """``None`` when every row succeeded; else the mask of the rows that did. A failed row the loss uses (a
+    non-zero or non-finite cotangent anywhere) has no gradient: that is an error naming the row."""
+    failed = status != 0
+    if not bool(failed.any()):
+        return None
+    flat = grad_ys.detach().reshape(grad_ys.shape[0], -1)
+    used = (flat != 0).any(dim=1)  # NaN != 0 is True: a NaN cotangent counts as used
+    bad = (failed & used).nonzero().flatten().tolist()
+    if bad:
+        raise ValidationError(f"adjoint=True: the loss depends on sample(s) {bad[:10]} whose forward solve failed "
+                              f"(status {[int(status[i]) for i in bad[:10]]}); their gradient does not exist. "
+                              "Mask failed samples out of the loss (sol.success) or fix the solve")
+    return ~failed
+
+
 class _Adjoint(torch.autograd.Function):
     """``ys = solve(y0, ts)`` forward without a graph; the backward pass solves the adjoint system."""
 
@@ -74,8 +90,25 @@ class _Adjoint(torch.autograd.Function):
     def backward(ctx: Any, grad_ys: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         holder = ctx.holder
         ts, ys, *params = ctx.saved_tensors
+        keep = _healthy_rows(holder["solution"].status, grad_ys)
+        if keep is None:
+            return _Adjoint._backward(ctx, holder, ts, ys, params, grad_ys)
+        # rows that failed get a zero cotangent (the loss does not use them): adjoint of the healthy rows only
+        batch = ys.shape[0]
+        grads = _Adjoint._backward(ctx, holder, ts, ys[keep], params, grad_ys[keep])
+        grad_y0 = grad_ys.new_zeros(batch, *ys.shape[2:])
+        grad_y0[keep] = grads[1]
+        grad_ts = None if grads[2] is None else grads[2][:1].expand(batch, -1) * (int(keep.sum()) / batch)
+        return (None, grad_y0, grad_ts, *grads[3:])
+
+    @staticmethod
+    def _backward(ctx: Any, holder: dict[str, Any], ts: torch.Tensor, ys: torch.Tensor, params: list[torch.Tensor],
+                  grad_ys: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         field: VectorField = holder["field"]
         batch, n_t = ys.shape[:2]
+        if batch == 0:  # every row failed and none is used by the loss
+            return (None, ys[:, 0].clone(), torch.zeros_like(ts[:1]) if ctx.needs_input_grad[2] else None,
+                    *(torch.zeros_like(p) for p in params))
         state = ys.shape[2:]
         n_y = ys[0, 0].numel() * batch
         sizes = [n_y, n_y] + [p.numel() for p in params]

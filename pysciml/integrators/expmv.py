@@ -58,7 +58,7 @@ import torch
 
 from ..errors import InputTypeError, ValidationError
 
-__all__ = ["THETA_DOUBLE", "Diagonal", "LinearOperator", "expmv", "phimv"]
+__all__ = ["MAX_MATVECS", "THETA_DOUBLE", "Diagonal", "LinearOperator", "expmv", "phimv"]
 
 #: θ_m, m = 1 … 55, for ``tol = 2^-53`` (Al-Mohy & Higham 2011, ``theta_taylor.mat``; paper Table 3.1 rounds them).
 THETA_DOUBLE: tuple[float, ...] = (
@@ -82,6 +82,9 @@ _NORMEST_BLOCK = 2  # Higham–Tisseur block size t
 _NORMEST_ITMAX = 5
 _COMPACT_MIN_GROUPS = 32  # the Taylor loop drops finished groups once at most half of at least this many run
 _ELL = 2  # ℓ in condition (3.13): SciPy's 2ℓ p_max (p_max+3) θ_{m_max} / (n0 m_max)
+#: Default cap on the sequential operator applications ``m*·s`` of one call (``‖tA‖₁`` up to about 1.8e4):
+#: beyond it :func:`expmv` raises instead of running for hours (‖tA‖₁ ≈ 1e9 would need ~5e9 applications).
+MAX_MATVECS = 100_000
 
 OperatorLike = Any  # torch.Tensor | Diagonal | LinearOperator (documented; kept loose for the type checker)
 
@@ -583,7 +586,7 @@ def _taylor(op: _Op, x: torch.Tensor, t: torch.Tensor, mu: torch.Tensor, m_star:
 
 
 def _expmv_groups(op: _Op, x: torch.Tensor, t: torch.Tensor, shift: bool, m_max: int, p_max: int,
-                  tol: float) -> torch.Tensor:
+                  tol: float, max_matvecs: int | None) -> torch.Tensor:
     """``e^{t_g A_g} X_g`` for ``x [g, k, n]`` and ``t [g]``: shift, ``(m*, s)`` per group, Taylor loop."""
     g, k = x.shape[0], x.shape[1]
     with torch.no_grad():
@@ -603,6 +606,12 @@ def _expmv_groups(op: _Op, x: torch.Tensor, t: torch.Tensor, shift: bool, m_max:
             raise ValidationError("expmv: ‖tA‖₁ is not finite (overflow); scale A or t down")
         m_star, s = _select_degree(norm1, lambda idx: op.subset(idx).root_norms(mu[idx], p_max + 1), abs_t, k,
                                    m_max, p_max)
+        work = int((m_star * s).max())
+        if max_matvecs is not None and work > max_matvecs:
+            raise ValidationError(
+                f"expmv: ‖tA‖₁ = {float(norm1.max()):.3g} needs about {work} operator applications (m* = "
+                f"{int(m_star.max())}, s = {int(s.max())} scaling steps), more than max_matvecs = {max_matvecs}; "
+                "shorten t (take smaller steps), rescale A, or raise max_matvecs (None: no cap)")
     return _taylor(op, x, t, mu, m_star, s, tol)
 
 
@@ -647,6 +656,15 @@ def _check_orders(m_max: int, p_max: int) -> None:
     if p_max < 2 or m_max + 1 < p_max * (p_max - 1):
         raise ValidationError(f"expmv: need p_max ≥ 2 and m_max + 1 ≥ p_max (p_max − 1); got m_max={m_max}, "
                               f"p_max={p_max} (the defaults are m_max=55, p_max=8)")
+
+
+def _check_cap(max_matvecs: Any) -> None:
+    if max_matvecs is None:
+        return
+    if isinstance(max_matvecs, bool) or not isinstance(max_matvecs, int):
+        raise InputTypeError(f"expmv: max_matvecs must be an int or None, got {type(max_matvecs).__name__}")
+    if max_matvecs < 1:
+        raise ValidationError(f"expmv: max_matvecs must be >= 1 (or None for no cap), got {max_matvecs}")
 
 
 def _make_op(a: OperatorLike, b: torch.Tensor) -> _Op:
@@ -717,7 +735,7 @@ def _check_t(t: Any, b: torch.Tensor) -> tuple[torch.Tensor, bool]:
 
 
 def expmv(A: OperatorLike, b: torch.Tensor, t: float | torch.Tensor = 1.0, *, shift: bool = True,
-          m_max: int = 55, p_max: int = 8) -> torch.Tensor:
+          m_max: int = 55, p_max: int = 8, max_matvecs: int | None = MAX_MATVECS) -> torch.Tensor:
     """``e^{tA} b`` without forming ``e^{tA}`` (Al-Mohy & Higham 2011, Algorithm 3.2; see the module docstring).
 
     Args:
@@ -729,6 +747,8 @@ def expmv(A: OperatorLike, b: torch.Tensor, t: float | torch.Tensor = 1.0, *, sh
         shift: use the trace shift ``μ = tr(A)/n`` (where it reduces ``‖A‖₁``); a :class:`LinearOperator` is
             shifted only when its ``trace`` is given.
         m_max, p_max: largest Taylor degree (≤ 55) and largest ``p`` in ``d_p`` (``m_max + 1 ≥ p_max(p_max−1)``).
+        max_matvecs: cap on the operator applications ``m*·s`` (default :data:`MAX_MATVECS`); a larger
+            ``‖tA‖₁`` raises :class:`~pysciml.errors.ValidationError` before any work. ``None``: no cap.
 
     Returns:
         ``e^{tA} b`` with ``b``'s shape. With a shared ``A`` and a scalar ``t`` the ``B`` vectors form one
@@ -736,10 +756,14 @@ def expmv(A: OperatorLike, b: torch.Tensor, t: float | torch.Tensor = 1.0, *, sh
         :class:`Diagonal` gives ``exp(t d) ⊙ b`` directly. Differentiable w.r.t. ``A``, ``b`` and ``t``.
 
     Raises:
-        InputTypeError: wrong types / dtypes. ValidationError: shapes, non-finite values, bad ``m_max``/``p_max``.
+        InputTypeError: wrong types / dtypes. ValidationError: shapes, non-finite values, bad ``m_max``/``p_max``,
+        work beyond ``max_matvecs``.
     """
     b = _check_vector(b, "b")
     _check_orders(m_max, p_max)
+    _check_cap(max_matvecs)
+    if not isinstance(shift, bool):
+        raise InputTypeError(f"expmv: shift must be True or False, got {type(shift).__name__}")
     op = _make_op(A, b)
     t_x, per_sample_t = _check_t(t, b)
     if b.numel() == 0:  # B = 0
@@ -753,12 +777,12 @@ def expmv(A: OperatorLike, b: torch.Tensor, t: float | torch.Tensor = 1.0, *, sh
     else:
         x = b.reshape(1, -1, n)
     t_g = t_x.expand(x.shape[0])
-    out = _expmv_groups(op, x, t_g, shift, m_max, p_max, _TOL[b.dtype])
+    out = _expmv_groups(op, x, t_g, shift, m_max, p_max, _TOL[b.dtype], max_matvecs)
     return out.reshape(b.shape)
 
 
 def phimv(A: OperatorLike, b: torch.Tensor, ws: Sequence[torch.Tensor],
-          t: float | torch.Tensor = 1.0) -> torch.Tensor:
+          t: float | torch.Tensor = 1.0, *, max_matvecs: int | None = MAX_MATVECS) -> torch.Tensor:
     """``e^{tA} b + Σ_{k=1}^{p} t^k φ_k(tA) w_k`` with ``p = len(ws)``, by one :func:`expmv` of the augmented
     operator of Al-Mohy & Higham (2011), Theorem 2.1.
 
@@ -772,12 +796,14 @@ def phimv(A: OperatorLike, b: torch.Tensor, ws: Sequence[torch.Tensor],
         b: ``[n]`` or ``[B, n]``.
         ws: a list/tuple of ``p ≥ 0`` tensors, each with ``b``'s shape and dtype (``ws = []`` is :func:`expmv`).
         t: a float, a 0-dim tensor or ``[B]`` (per sample).
+        max_matvecs: cap on the work, as in :func:`expmv`.
 
     Returns:
         A tensor with ``b``'s shape. With ``b [B, n]`` the ``(m*, s)`` choice and the stopping test are per
         sample (each sample has its own ``W``). Differentiable w.r.t. ``A``, ``b``, the ``ws`` and ``t``.
     """
     b = _check_vector(b, "b")
+    _check_cap(max_matvecs)
     if isinstance(ws, torch.Tensor) or not isinstance(ws, Sequence):
         raise InputTypeError(f"phimv: ws must be a list or tuple of tensors (each shaped like b), got "
                              f"{type(ws).__name__}; e.g. pass [w1] or list(w_stack)")
@@ -793,7 +819,7 @@ def phimv(A: OperatorLike, b: torch.Tensor, ws: Sequence[torch.Tensor],
         _check_finite(w, f"phimv: {name}")
     p = len(ws)
     if p == 0:
-        return expmv(A, b, t)
+        return expmv(A, b, t, max_matvecs=max_matvecs)
     op = _make_op(A, b)
     t_x, _ = _check_t(t, b)
     if b.numel() == 0:  # B = 0
@@ -811,5 +837,6 @@ def phimv(A: OperatorLike, b: torch.Tensor, ws: Sequence[torch.Tensor],
     aug = _AugmentedOp(op, w * eta.view(-1, 1, 1))
     y0 = torch.zeros(g, 1, p, dtype=b.dtype, device=b.device)
     y0[..., -1] = (1.0 / eta).view(-1, 1)
-    z = _expmv_groups(aug, torch.cat([x, y0], dim=-1), t_x.expand(g), True, 55, 8, _TOL[b.dtype])
+    z = _expmv_groups(aug, torch.cat([x, y0], dim=-1), t_x.expand(g), True, 55, 8, _TOL[b.dtype],
+                      max_matvecs)
     return z[..., :n].reshape(b.shape)

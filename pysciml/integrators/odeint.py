@@ -24,9 +24,11 @@ _ADJOINT_OPTIONS = ("adjoint_rtol", "adjoint_atol", "adjoint_seminorm", "adjoint
 
 
 def _positive_float(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and (value.is_complex() or value.numel() != 1)):
+        raise InputTypeError(f"{name} must be a real number, got {value!r}")
     try:
         out = float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: a tensor that overflows float
         raise InputTypeError(f"{name} must be a number, got {type(value).__name__}") from exc
     if not math.isfinite(out) or out < 0 or (out == 0 and not allow_zero):
         bound = ">=" if allow_zero else ">"
@@ -62,6 +64,9 @@ def check_inputs(y0: Any, t: Any, time_dtype: torch.dtype) -> tuple[torch.Tensor
     if y0.dim() < 2:
         raise ValidationError(f"y0 must be batch first [batch, *state], got shape {tuple(y0.shape)}; "
                               "use y0.unsqueeze(0) for a single sample (or pysciml.compat.odeint)")
+    if y0.shape[0] == 0 or y0[0].numel() == 0:
+        raise ValidationError(f"y0 holds no samples or an empty state (shape {tuple(y0.shape)}); pass at least "
+                              "one sample with a non-empty state")
     if not bool(torch.isfinite(y0).all()):
         raise ValidationError("y0 contains non-finite values (NaN or Inf)")
     if not isinstance(t, torch.Tensor):
@@ -69,8 +74,8 @@ def check_inputs(y0: Any, t: Any, time_dtype: torch.dtype) -> tuple[torch.Tensor
             t = torch.as_tensor(t, dtype=time_dtype)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise InputTypeError(f"t must be a tensor or array of times, got {type(t).__name__}") from exc
-    if not t.is_floating_point():
-        t = t.to(time_dtype)
+    if t.is_complex() or t.dtype == torch.bool:  # a complex t used to lose its imaginary part silently
+        raise InputTypeError(f"t must hold real times, got dtype {t.dtype}")
     t = t.to(dtype=time_dtype, device=y0.device)
     if t.dim() == 1:
         t = t.unsqueeze(0).expand(y0.shape[0], -1).contiguous()

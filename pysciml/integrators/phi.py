@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from ..errors import ValidationError
+
 
 def phi_functions(z: torch.Tensor, p: int, *, points: int = 32, radius: float = 1.0) -> torch.Tensor:
     """``[φ_0(z), …, φ_p(z)]`` stacked on a new last axis: ``z [...] -> [..., p + 1]``.
@@ -32,7 +34,7 @@ def phi_functions(z: torch.Tensor, p: int, *, points: int = 32, radius: float = 
     circle (even).
     """
     if p < 0:
-        raise ValueError(f"p must be >= 0, got {p}")
+        raise ValidationError(f"p must be >= 0, got {p}")
     real = not z.is_complex()
     cdtype = torch.complex128 if z.dtype in (torch.float64, torch.complex128) else torch.complex64
     if real:

@@ -48,13 +48,23 @@ class SplitField(VectorField):
         self._nonlinear_in_basis = nonlinear_in_basis
         super().__init__(self._full, autonomous=autonomous)
 
+    def check_state(self, y: torch.Tensor) -> None:
+        """Raise :class:`~pysciml.errors.ValidationError` unless ``y`` is a flat state ``[B, D]`` with ``D`` the
+        size of ``L`` (a matrix-free ``L`` would otherwise act on a state of the wrong size unnoticed)."""
+        if not isinstance(y, torch.Tensor) or y.dim() != 2 or y.shape[-1] != self.linear.dim:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ValidationError(f"SplitField: the state y must be flat [batch, D] with D = {self.linear.dim} "
+                                  f"(the size of L), got {got}; reshape y0 to [batch, {self.linear.dim}]")
+
     def nonlinear_in_basis(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``N(t, y)`` in the coordinates of the linear part (:meth:`LinearPart.to_basis`)."""
+        self.check_state(y)
         if self._nonlinear_in_basis is not None:
             return self._nonlinear_in_basis(t, y)
         return self.linear.to_basis(self.nonlinear(t, y))
 
     def _full(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.check_state(y)
         return self.linear.matvec(y) + self.nonlinear(t, y)
 
     def reversed(self) -> SplitField:
@@ -79,7 +89,6 @@ class SplitStepper(Stepper):
         if not isinstance(field, SplitField):
             raise ValidationError(f"method {self.name!r} integrates semilinear fields y' = L y + N(t, y): pass "
                                   "f=pysciml.integrators.SplitField(L, N) (or a model/system that provides one)")
-        if y0.dim() != 2:
-            raise ValidationError(f"method {self.name!r} needs a flat state y0 [batch, dim], got {tuple(y0.shape)}")
+        field.check_state(y0)
         self._cache = {}
         return None

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._checks import check_features
 from ._config import configurable
 
 
@@ -38,12 +39,12 @@ class Autoencoder(nn.Module):
 
     def encode(self, y: torch.Tensor) -> torch.Tensor:
         """``y [..., dim] → z [..., latent]``."""
-        return self.encoder(y)
+        return self.encoder(check_features(y, "y", self.dim, self))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """``z [..., latent] → y [..., dim]``."""
-        return self.decoder(z)
+        return self.decoder(check_features(z, "z", self.latent, self))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """Reconstruction ``[..., dim]``."""
-        return self.decoder(self.encoder(y))
+        return self.decode(self.encode(y))

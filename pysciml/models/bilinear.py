@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..validation import check_positive_int
+from ._checks import check_features, real_number
 from ._config import configurable
 
 
@@ -29,11 +30,12 @@ class BilinearLowRank(nn.Module):
         super().__init__()
         self.dim = check_positive_int(dim, "dim")
         self.rank = check_positive_int(rank, "rank")
-        s = init_scale / math.sqrt(self.dim)
+        s = real_number(init_scale, "init_scale") / math.sqrt(self.dim)
         self.U = nn.Parameter(s * torch.randn(self.rank, self.dim))
         self.V = nn.Parameter(s * torch.randn(self.rank, self.dim))
         self.C = nn.Parameter(s * torch.randn(self.dim, self.rank))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """``u [..., dim] → [..., dim]``."""
+        check_features(u, "u", self.dim, self)
         return ((u @ self.U.T) * (u @ self.V.T)) @ self.C.T

@@ -9,6 +9,7 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_positive_int
+from ._checks import check_features, real_number
 from ._config import configurable
 
 
@@ -37,7 +38,7 @@ class NeuralODEClassifier(nn.Module):
             raise ValidationError("cannot infer the state size: vector_field has no `dim` attribute; "
                                   "pass dim=")
         self.dim = check_positive_int(state_dim, "dim")
-        if not float(t1) > 0:
+        if not real_number(t1, "t1") > 0:
             raise ValidationError(f"t1 must be > 0, got {t1!r}")
         self.vector_field = vector_field
         self.head = nn.Linear(self.dim, check_positive_int(num_classes, "num_classes"))
@@ -50,7 +51,8 @@ class NeuralODEClassifier(nn.Module):
         """``x(t1) [B, dim]`` for inputs ``x [B, dim]``; records the solver statistics."""
         from ..integrators import odeint
 
-        if x.ndim != 2 or x.shape[-1] != self.dim:
+        check_features(x, "x", self.dim, self, min_ndim=2)
+        if x.ndim != 2:
             raise ValidationError(f"x must have shape [batch, {self.dim}], got {tuple(x.shape)}")
         t = torch.tensor([0.0, self.t1], dtype=x.dtype, device=x.device)
         sol = odeint(self.vector_field, x, t, method=self.method, **self.solver_options)

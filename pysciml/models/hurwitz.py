@@ -8,7 +8,6 @@ the right half-plane (growing modes, e.g. Kuramoto–Sivashinsky, seed 003 §5.3
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -16,6 +15,7 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_positive_int
+from ._checks import check_features, real_number
 from ._config import configurable
 
 
@@ -38,9 +38,9 @@ class HurwitzLinear(nn.Module):
                  init_rates: Any = None) -> None:
         super().__init__()
         self.dim = check_positive_int(dim, "dim")
-        if not math.isfinite(float(shift)):
-            raise ValidationError(f"shift must be finite, got {shift!r}")
-        if not float(eps) > 0:
+        shift, eps, init_scale = real_number(shift, "shift"), real_number(eps, "eps"), real_number(init_scale,
+                                                                                               "init_scale")
+        if not eps > 0:
             raise ValidationError(f"eps must be > 0 (it makes R and Q positive definite), got {eps!r}")
         self.shift, self.eps = float(shift), float(eps)
         eye = torch.eye(self.dim)
@@ -70,4 +70,4 @@ class HurwitzLinear(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """``z [..., d] → (A z) [..., d]``."""
-        return z @ self.matrix().T
+        return check_features(z, "z", self.dim, self) @ self.matrix().T

@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import ValidationError
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._checks import check_features, real_number
 from ._config import configurable
 
 
@@ -42,7 +43,7 @@ class LipschitzMLP(nn.Module):
         sizes = [check_positive_int(in_features, "in_features")]
         sizes += [check_positive_int(hidden, "hidden")] * check_positive_int(layers, "layers")
         sizes.append(check_positive_int(out_features, "out_features"))
-        if lipschitz is not None and not (math.isfinite(float(lipschitz)) and float(lipschitz) > 0):
+        if lipschitz is not None and not real_number(lipschitz, "lipschitz") > 0:
             raise ValidationError(f"lipschitz must be a positive float or None, got {lipschitz!r}")
         self.lipschitz = None if lipschitz is None else float(lipschitz)
         pairs = zip(sizes[:-1], sizes[1:], strict=True)
@@ -63,6 +64,7 @@ class LipschitzMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [..., in] → [..., out]``."""
+        check_features(x, "x", self.linears[0].in_features, self)
         ws = self.weights()
         for i, (lin, w) in enumerate(zip(self.linears, ws, strict=True)):
             x = nn.functional.linear(x, w, lin.bias)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ValidationError
 from ..validation import check_positive_int
 from ._activations import make_activation
+from ._checks import check_features
 from ._config import configurable
 
 
@@ -38,7 +41,11 @@ class MLPVectorField(nn.Module):
 
     def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``t [B]`` (or scalar), ``y [B, dim]`` → ``[B, dim]``."""
+        check_features(y, "y", self.dim, self)
         if self.time_dependent:
+            if isinstance(t, torch.Tensor) and t.numel() not in (1, int(np.prod(y.shape[:-1]))):
+                raise ValidationError(f"t must be a scalar or hold one time per state ({tuple(y.shape[:-1])}), "
+                                      f"got shape {tuple(t.shape)}")
             tt = torch.as_tensor(t, dtype=y.dtype, device=y.device).expand(y.shape[:-1]).unsqueeze(-1)
             y = torch.cat([y, tt], dim=-1)
         return self.net(y)

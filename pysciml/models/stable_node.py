@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import ValidationError
 from ..validation import check_choice, check_positive_int
+from ._checks import check_features, real_number
 from ._config import configurable
 
 
@@ -30,7 +31,7 @@ class SlopeBoundedActivation(nn.Module):
     def __init__(self, kind: str = "leaky_tanh", alpha: float = 0.1) -> None:
         super().__init__()
         self.kind = check_choice(kind, "activation", ("leaky_relu", "leaky_tanh"))
-        if not (math.isfinite(float(alpha)) and 0.0 <= float(alpha) <= 1.0):
+        if not 0.0 <= real_number(alpha, "alpha") <= 1.0:
             raise ValidationError(f"alpha must be in [0, 1], got {alpha!r}")
         self.alpha = float(alpha)
 
@@ -67,11 +68,12 @@ class StableNODE(nn.Module):
 
     def forward(self, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """``t [B]`` (unused), ``u [B, dim]`` → ``σ(Au + b) [B, dim]``."""
-        return self.activation(u @ self.A.T + self.b)
+        return self.activation(check_features(u, "u", self.dim, self) @ self.A.T + self.b)
 
     def jacobian(self, t: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Analytic ``∂f/∂u = diag(σ'(Au + b)) A``, ``[B, dim, dim]``."""
-        return self.activation.derivative(u @ self.A.T + self.b).unsqueeze(-1) * self.A
+        pre = check_features(u, "u", self.dim, self) @ self.A.T + self.b
+        return self.activation.derivative(pre).unsqueeze(-1) * self.A
 
     def contractivity_delta(self, method: str = "auto") -> Any:
         """``max_{α≤D≤1} μ_2(DA)`` for the current ``A`` (:func:`pysciml.stability.contractivity_delta`)."""

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ValidationError
+from ..errors import InputTypeError, ValidationError
 from ._config import configurable
 from .hurwitz import HurwitzLinear
 
@@ -66,6 +66,9 @@ class StructurePreservingNODE(nn.Module):
         """
         from ..integrators import odeint
 
+        if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
+            raise InputTypeError(f"y0 must be a real floating-point tensor [batch, dim], got "
+                                 f"{getattr(y0, 'dtype', type(y0).__name__)}")
         if y0.ndim != 2:
             raise ValidationError(f"y0 must have shape [batch, dim], got {tuple(y0.shape)}")
         z0 = self.encoder(y0)

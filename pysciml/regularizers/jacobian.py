@@ -46,16 +46,40 @@ def _check_points(x: torch.Tensor) -> torch.Tensor:
     if x.ndim != 2:
         raise ValidationError(f"x must have shape [batch, dim], got {tuple(x.shape)}; "
                               f"flatten extra axes first")
-    if not x.is_floating_point():
-        raise InputTypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise InputTypeError(f"x must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if x.shape[-1] == 0:
+        raise ValidationError(f"x must have dim >= 1, got shape {tuple(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValidationError("x contains NaN or Inf; regularisers need finite points")
     return x
+
+
+def _finite(jac: torch.Tensor) -> torch.Tensor:
+    """``jac`` if finite; LAPACK (SVD, LU) must never see NaN/Inf (it fails or, with some builds, crashes)."""
+    if not bool(torch.isfinite(jac).all()):
+        raise ValidationError("the Jacobian of f at x is not finite (NaN/Inf): f overflows there; check x and f")
+    return jac
+
+
+def as_times(t: object, x: torch.Tensor, name: str = "t") -> torch.Tensor:
+    """``t`` (a number, array or tensor) as a real tensor in ``x``'s dtype and device, finite."""
+    if isinstance(t, torch.Tensor) and (t.is_complex() or t.dtype == torch.bool):
+        raise InputTypeError(f"{name} must be real, got dtype {t.dtype}")
+    try:
+        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise InputTypeError(f"{name} must be a number or a real tensor of times, got {type(t).__name__}") from exc
+    if not bool(torch.isfinite(tt).all()):
+        raise ValidationError(f"{name} contains NaN or Inf; pass finite times")
+    return tt
 
 
 def _bind(f: Field, x: torch.Tensor, t: torch.Tensor | float | None, repeats: int) -> Field:
     """Return ``g(z)`` for ``z`` of shape ``[repeats * B, d]`` calling ``f(z)`` or ``f(t_rep, z)``."""
     if t is None:
         return f
-    tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
+    tt = as_times(t, x)
     if tt.ndim == 0:
         tt = tt.expand(x.shape[0])
     if tt.shape != (x.shape[0],):
@@ -66,6 +90,9 @@ def _bind(f: Field, x: torch.Tensor, t: torch.Tensor | float | None, repeats: in
 
 
 def _directions(v: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+        got = v.dtype if isinstance(v, torch.Tensor) else type(v).__name__
+        raise InputTypeError(f"{name} must be a real floating-point tensor shaped like x, got {got}")
     vv = v.unsqueeze(0) if v.ndim == 2 else v
     if vv.ndim != 3 or vv.shape[1:] != x.shape:
         raise ValidationError(f"{name} must have shape {tuple(x.shape)} or [V, *{tuple(x.shape)}], "
@@ -240,10 +267,10 @@ def smallest_singular_value(f: Field, x: torch.Tensor, method: str = "auto", ite
     if method == "auto":
         method = "exact" if x.shape[1] <= exact_max_dim else "iterative"
     if method == "exact":
-        return torch.linalg.svdvals(exact_jacobian(f, x, t))[:, -1]
+        return torch.linalg.svdvals(_finite(exact_jacobian(f, x, t)))[:, -1]
     iters = check_positive_int(iters, "iters")
     with torch.no_grad():
-        jac = exact_jacobian(f, x.detach(), t)
+        jac = _finite(exact_jacobian(f, x.detach(), t))
         lu, piv, info = torch.linalg.lu_factor_ex(jac)
         v = _normalise(random_directions(tuple(x.shape), dtype=x.dtype, device=x.device, generator=generator))
         inv_sigma = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -278,7 +305,7 @@ def jacobian_condition(f: Field, x: torch.Tensor, method: str = "auto", iters: i
     if method == "auto":
         method = "exact" if x.shape[1] <= exact_max_dim else "iterative"
     if method == "exact":
-        s = torch.linalg.svdvals(exact_jacobian(f, x, t))
+        s = torch.linalg.svdvals(_finite(exact_jacobian(f, x, t)))
         return s[:, 0] / (s[:, -1] + eps)
     s_max = jacobian_spectral(f, x, iters, mode, t=t, generator=generator)
     s_min = smallest_singular_value(f, x, "iterative", iters, t=t, generator=generator)

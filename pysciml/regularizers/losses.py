@@ -12,6 +12,7 @@ evaluation plus backward pass as one VJP.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from torch import nn
 from ..errors import InputTypeError, ValidationError
 from ..validation import check_choice, check_positive_int
 from .jacobian import (
+    as_times,
     jacobian_condition,
     jacobian_frobenius,
     jacobian_spectral,
@@ -46,11 +48,15 @@ def flatten_points(x: torch.Tensor, t: torch.Tensor | float | None) -> tuple[tor
     """Flatten ``x`` (``[B, d]`` or ``[B, T, d]``) to points ``[P, d]`` and ``t`` to times ``[P]``."""
     if not isinstance(x, torch.Tensor):
         raise InputTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim not in (2, 3):
-        raise ValidationError(f"x must have shape [batch, dim] or [batch, time, dim], got {tuple(x.shape)}")
+    if x.ndim not in (2, 3) or x.shape[-1] == 0:
+        raise ValidationError(f"x must have shape [batch, dim] or [batch, time, dim] with dim >= 1, got "
+                              f"{tuple(x.shape)}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise InputTypeError(f"x must be a float32 or float64 tensor, got dtype {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValidationError("x contains NaN or Inf; regularisers need finite points")
     lead = x.shape[:-1]
-    tt = torch.zeros((), dtype=x.dtype, device=x.device) if t is None else torch.as_tensor(
-        t, dtype=x.dtype, device=x.device)
+    tt = torch.zeros((), dtype=x.dtype, device=x.device) if t is None else as_times(t, x)
     try:
         if x.ndim == 3 and tt.ndim == 1 and tt.shape[0] == x.shape[1]:
             tt = tt.expand(*lead)  # [T] shared grid (also when T == B)
@@ -64,12 +70,18 @@ def flatten_points(x: torch.Tensor, t: torch.Tensor | float | None) -> tuple[tor
     return x.reshape(-1, x.shape[-1]), tt.reshape(-1)
 
 
+def _non_negative(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ValidationError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 class Regularizer(nn.Module, ABC):
     """Base class: ``forward(f, x, t=None)`` returns ``weight * mean_points(per_point(f, x, t))``."""
 
     def __init__(self, weight: float = 1.0) -> None:
         super().__init__()
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0 <= weight < math.inf:
             raise ValidationError(f"weight must be a non-negative number, got {weight!r}")
         self.weight = float(weight)
 
@@ -132,7 +144,7 @@ class JacobianCondition(Regularizer):
 
     def __init__(self, weight: float = 0.5, eps: float = 1e-6, method: str = "auto", iters: int = 50) -> None:
         super().__init__(weight)
-        self.eps = float(eps)
+        self.eps = _non_negative(eps, "eps")
         self.method = check_choice(method, "method", ("auto", "exact", "iterative"))
         self.iters = check_positive_int(iters, "iters")
 
@@ -198,14 +210,14 @@ class JacobianFD(Regularizer):
     def __init__(self, weight: float = 1.0, variant: str = "forward", eps: float = 1e-8) -> None:
         super().__init__(weight)
         self.variant = check_choice(variant, "variant", ("forward", "backward"))
-        self.eps = float(eps)
+        self.eps = _non_negative(eps, "eps")
 
     def per_point(self, f: Field, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         raise ValidationError("JacobianFD needs whole trajectories: call it as reg(f, x [B, T, d], t)")
 
     def per_transition(self, f: Field, x: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
         """Unweighted summand per ``(b, t)``, shape ``[B, T-2]``."""
-        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[1] < 3:
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 3 or x.shape[1] < 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValidationError(f"JacobianFD needs trajectories x of shape [batch, time >= 3, dim], "
                                   f"got {shape}; use windows of length >= 3")
@@ -213,8 +225,8 @@ class JacobianFD(Regularizer):
             raise ValidationError("JacobianFD needs the times t ([time] or [batch, time]) of the "
                                   "trajectories")
         b, n_t, d = x.shape
-        tt = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-        tt = tt.expand(b, n_t) if tt.ndim == 1 else tt
+        tt = as_times(t, x)
+        tt = tt.expand(b, n_t) if tt.ndim == 1 and tt.shape[0] == n_t else tt
         if tt.shape != (b, n_t):
             raise ValidationError(f"t must have shape [{n_t}] or [{b}, {n_t}], got {tuple(tt.shape)}")
         steps = tt.diff(dim=1)

@@ -1,13 +1,25 @@
-"""Shared argument handling of :mod:`pysciml.stability` (square-matrix coercion)."""
+"""Shared argument handling of :mod:`pysciml.stability` (square-matrix coercion, guarded LAPACK calls).
+
+Every linear-algebra call on user data goes through :func:`as_square` first (finite, real, not so large that
+``A + Aᵀ`` or the balancing of ``eigvals`` overflows) and then :func:`lapack`, which turns a LAPACK failure
+into a :class:`~pysciml.errors.ValidationError` naming the argument. Non-finite input must never reach LAPACK:
+MKL's ``geev``/``gebal`` can crash or loop forever on NaN/Inf.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from ..errors import InputTypeError, ValidationError
+
+#: Largest admitted entry magnitude (2^500 ≈ 3.3e150): sums of products of two entries stay finite.
+MAX_ENTRY = 2.0 ** 500
+
+T = TypeVar("T")
 
 
 def as_square(a: Any, name: str = "A", *, batched: bool = False) -> torch.Tensor:
@@ -22,15 +34,32 @@ def as_square(a: Any, name: str = "A", *, batched: bool = False) -> torch.Tensor
         t = a.detach().to(torch.float64)
     else:
         try:
-            t = torch.as_tensor(np.asarray(a, dtype=np.float64))
+            raw = np.asarray(a)
+            if raw.dtype.kind not in "iuf":
+                raise TypeError(f"dtype {raw.dtype}")
+            t = torch.as_tensor(raw.astype(np.float64))
         except (TypeError, ValueError) as exc:
-            raise InputTypeError(f"{name} must be a real numeric matrix, got {type(a).__name__}") from exc
-    if t.ndim < 2 or (not batched and t.ndim != 2) or t.shape[-1] != t.shape[-2]:
+            raise InputTypeError(f"{name} must be a real numeric matrix, got {type(a).__name__} ({exc})") from exc
+    if t.ndim < 2 or (not batched and t.ndim != 2) or t.shape[-1] != t.shape[-2] or t.shape[-1] == 0:
         want = "[..., d, d]" if batched else "[d, d]"
-        raise ValidationError(f"{name} must be a square matrix of shape {want}, got shape {tuple(t.shape)}")
+        raise ValidationError(f"{name} must be a square matrix of shape {want} with d >= 1, got shape "
+                              f"{tuple(t.shape)}")
     if not torch.isfinite(t).all():
         raise ValidationError(f"{name} contains NaN or Inf entries; pass a finite matrix")
+    if t.numel() and float(t.abs().max()) > MAX_ENTRY:
+        raise ValidationError(f"{name} has entries of magnitude {float(t.abs().max()):.3g} > 2^500; rescale it "
+                              "(the spectrum scales linearly with A)")
     return t
+
+
+def lapack(fn: Callable[[torch.Tensor], T], m: torch.Tensor, name: str) -> T:
+    """``fn(m)`` for a matrix already checked by :func:`as_square`; a LAPACK failure becomes a
+    :class:`ValidationError` naming ``name``."""
+    try:
+        return fn(m)
+    except (RuntimeError, torch.linalg.LinAlgError) as exc:
+        raise ValidationError(f"{name}: the eigen/singular value computation failed ({exc}); the matrix is too "
+                              "ill-conditioned for LAPACK") from exc
 
 
 def check_alpha(alpha: Any) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..errors import ValidationError
-from ._utils import as_square
+from ._utils import as_square, lapack
 
 _P_VALUES = {1: 1, 2: 2, math.inf: math.inf, "inf": math.inf, "fro": None}
 
@@ -28,12 +28,12 @@ def log_norm(a: Any, p: float | str = 2) -> torch.Tensor:
     Returns:
         ``μ_p(A)`` as a float64 tensor of shape ``[...]``.
     """
-    if p not in _P_VALUES or _P_VALUES[p] is None:
+    if isinstance(p, bool) or not isinstance(p, (int, float, str)) or p not in _P_VALUES or _P_VALUES[p] is None:
         raise ValidationError(f"p must be 1, 2 or inf for log_norm, got {p!r}")
     p = _P_VALUES[p]
     m = as_square(a, "A", batched=True)
     if p == 2:
-        return torch.linalg.eigvalsh(0.5 * (m + m.transpose(-1, -2)))[..., -1]
+        return lapack(torch.linalg.eigvalsh, 0.5 * (m + m.transpose(-1, -2)), "A")[..., -1]
     diag = torch.diagonal(m, dim1=-2, dim2=-1)
     off = m.abs() - torch.diag_embed(diag.abs())
     sums = off.sum(dim=-2) if p == 1 else off.sum(dim=-1)  # column sums for p=1, row sums for p=inf

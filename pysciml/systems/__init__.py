@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import InputTypeError
 from ..validation import check_choice
 from .base import System, SystemParams
 from .kuramoto_sivashinsky import KuramotoSivashinsky
@@ -40,7 +41,8 @@ def get(name: str | System, **params: Any) -> System:
     """Instantiate the system ``name`` with the given parameters (a :class:`System` passes through)."""
     if isinstance(name, System):
         if params:
-            raise TypeError("parameters cannot be given together with a System instance")
+            raise InputTypeError("parameters cannot be given together with a System instance; pass the "
+                                 "system name instead, e.g. get(\"robertson\", **params)")
         return name
     key = check_choice(name, "system", available(), case_sensitive=False)
     return _REGISTRY[key](**params)

@@ -9,7 +9,10 @@ stored in dataset metadata and compared.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,6 +20,51 @@ import torch
 
 from ..errors import InputTypeError, UnsupportedError, ValidationError
 from ._common import Array
+
+#: Largest array (bytes) one :meth:`System.initial_conditions` call returns (256 MiB, or half the free memory
+#: when that is less); sample more in chunks with distinct seeds.
+MAX_SAMPLE_BYTES = 2 ** 28
+
+
+def _sample_budget() -> int:
+    """:data:`MAX_SAMPLE_BYTES`, lowered to half the available physical memory where the OS reports it."""
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return MAX_SAMPLE_BYTES
+    return min(MAX_SAMPLE_BYTES, max(free // 2, 2 ** 20))
+
+
+def check_seed(seed: Any, name: str = "seed") -> int | None:
+    """``None`` or a non-negative integer (bools rejected), as numpy's ``default_rng`` accepts."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InputTypeError(f"{name} must be a non-negative integer or None, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValidationError(f"{name} must be >= 0, got {seed}")
+    return int(seed)
+
+
+def _checked_sampler(impl: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Wrap a subclass's ``initial_conditions(n, seed)`` with the argument and memory checks."""
+
+    @functools.wraps(impl)
+    def initial_conditions(self: System, n: int, seed: int | None = 0) -> np.ndarray:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise InputTypeError(f"n must be a positive integer (the number of initial states), got "
+                                 f"{type(n).__name__}")
+        if n < 1:
+            raise ValidationError(f"n must be >= 1 (the number of initial states), got {n}")
+        budget = _sample_budget()
+        if int(n) * self.dim * 8 > budget:
+            raise ValidationError(f"n = {n} initial states of dimension {self.dim} need {int(n) * self.dim * 8:,} "
+                                  f"bytes, more than the {budget:,} allowed in one call; sample in chunks with "
+                                  "distinct seeds")
+        return impl(self, int(n), check_seed(seed))
+
+    initial_conditions._checked = True  # type: ignore[attr-defined]
+    return initial_conditions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +97,14 @@ class System(ABC):
     default_t_span: ClassVar[tuple[float, float]] = (0.0, 1.0)
     #: True for systems whose Jacobian has widely separated eigenvalues (stiff methods recommended).
     stiff: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every subclass's :meth:`initial_conditions` gets the checks of ``n`` (positive int, within
+        :data:`MAX_SAMPLE_BYTES`) and ``seed`` (``None`` or an int >= 0), raising pysciml errors."""
+        super().__init_subclass__(**kwargs)
+        impl = cls.__dict__.get("initial_conditions")
+        if impl is not None and not getattr(impl, "_checked", False):
+            cls.initial_conditions = _checked_sampler(impl)  # type: ignore[method-assign]
 
     def __init__(self, **params: Any) -> None:
         fields = {f.name for f in dataclasses.fields(self.Params)}
@@ -96,7 +152,10 @@ class System(ABC):
 
     @abstractmethod
     def initial_conditions(self, n: int, seed: int | None = 0) -> np.ndarray:
-        """``n`` initial states ``[n, dim]`` sampled as in the system's source paper (deterministic per seed)."""
+        """``n`` initial states ``[n, dim]`` sampled as in the system's source paper (deterministic per seed).
+
+        ``n >= 1`` and ``n·dim·8`` bytes within :data:`MAX_SAMPLE_BYTES`; ``seed`` is ``None`` or an int >= 0
+        (checked for every subclass by :meth:`__init_subclass__`)."""
 
     def invariants(self, y: np.ndarray) -> dict[str, np.ndarray]:
         """Conserved quantities of ``y [..., dim]`` as ``{name: array [...]}``; empty if the system has none."""

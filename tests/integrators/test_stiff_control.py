@@ -21,7 +21,6 @@ from pysciml.integrators.stepper import Stepper, StepResult
 from pysciml.problems import STIFF_PROBLEMS, mixed_digits
 from pysciml.status import Status
 
-
 _FAST = ("hires", "prothero_robinson")  # the others take tens of seconds at tight tolerance: slow runs only
 
 
