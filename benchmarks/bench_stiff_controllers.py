@@ -16,7 +16,10 @@ seconds of one solve with one torch thread (single trajectory, so they show step
 
 The last line is ``low_accuracy_successes_default=<n> low_accuracy_successes_I=<m> steps_ratio_default_vs_I=<x>``.
 
-Usage: ``python benchmarks/bench_stiff_controllers.py [--quick] [--json PATH]`` (``--quick``: rtol 1e-4 and 1e-7).
+``rosenbrock23`` is left out at rtol < 1e-8 (not meant for tight tolerances; it runs into ``max_steps`` there).
+
+Usage: ``python benchmarks/bench_stiff_controllers.py [--quick] [--rtols 1e-10] [--json PATH]`` (``--quick``: rtol
+1e-4 and 1e-7).
 """
 
 from __future__ import annotations
@@ -75,15 +78,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="rtol 1e-4 and 1e-7 only")
     parser.add_argument("--json", default=None, help="also write every row to this JSON file")
+    parser.add_argument("--rtols", default=None, help="comma-separated rtol values (overrides --quick)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rtols = (1e-4, 1e-7) if args.quick else (1e-4, 1e-7, 1e-10)
+    if args.rtols:
+        rtols = tuple(float(v) for v in args.rtols.split(","))
     rows = []
     print(f"{'problem':18s} {'rtol':>6s} {'solver':24s} {'mescd':>6s} {'steps':>7s} {'nfev':>8s} {'time s':>8s} "
           f"status")
     for problem in STIFF_PROBLEMS.values():
         for rtol in rtols:
-            cases = [(m, c) for m in METHODS for c in CONTROLLERS] + [(p, "scipy") for p in PEERS]
+            # rosenbrock23 is not meant for tight tolerances (documented): at 1e-10 it runs into max_steps
+            methods = [m for m in METHODS if not (m == "rosenbrock23" and rtol < 1e-8)]
+            cases = [(m, c) for m in methods for c in CONTROLLERS] + [(p, "scipy") for p in PEERS]
             for method, controller in cases:
                 result = (run_peer(problem, method, rtol) if controller == "scipy"
                           else run_ours(problem, method, rtol, CONTROLLERS[controller]))

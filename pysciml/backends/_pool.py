@@ -8,16 +8,18 @@ and spawned elsewhere. Each worker limits torch, OpenMP and BLAS to one thread: 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 def limit_threads() -> None:
-    """Limit this process to one compute thread (torch, and BLAS/OpenMP through ``threadpoolctl`` when present)."""
+    """Limit this process to one compute thread (torch, and BLAS/OpenMP through ``threadpoolctl``)."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     if "torch" in sys.modules:
@@ -25,11 +27,23 @@ def limit_threads() -> None:
 
         if torch.get_num_threads() != 1:
             torch.set_num_threads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: the environment variables cover freshly started libraries
-        return
+    from threadpoolctl import threadpool_limits
+
     threadpool_limits(1)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Limit BLAS/OpenMP to one thread for the body (restored afterwards).
+
+    The per-trajectory SciPy path runs under it in this process too, so that a serial solve computes the same
+    bits as a single-threaded worker (multi-threaded OpenBLAS kernels round differently), whatever thread count
+    the calling process uses; tiny per-trajectory linear algebra gains nothing from threads anyway.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
 
 
 def worker_pool(n_jobs: int) -> ProcessPoolExecutor:

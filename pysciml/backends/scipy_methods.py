@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from ..status import Status
 from ..systems.base import System
-from ._pool import worker_pool
+from ._pool import one_blas_thread, worker_pool
 from .base import Solution
 from .python import SolveRequest, register_python_method
 
@@ -133,9 +133,10 @@ def solve_scipy(system: System, y0: np.ndarray, t_eval: np.ndarray, request: Sol
     results: list[_TrajectoryResult] = []
     bar = tqdm(total=batch, desc=f"{system.name} {request.method}", unit="traj", disable=not request.progress)
     if request.n_jobs <= 1 or batch == 1:
-        for row in y0:
-            results.append(_solve_one(system, row, t_eval, request))
-            bar.update(1)
+        with one_blas_thread():  # the bits of a single-threaded worker (see one_blas_thread)
+            for row in y0:
+                results.append(_solve_one(system, row, t_eval, request))
+                bar.update(1)
     else:
         n_chunks = min(batch, request.n_jobs * 4)
         chunks = np.array_split(np.arange(batch), n_chunks)
