@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import PySciMLError
-from . import backends_cmd, data_cmds, train_cmd
+from . import backends_cmd, data_cmds, reproduce_cmd, train_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmds.add_parsers(sub)
     backends_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
+    reproduce_cmd.add_parser(sub)
     return parser
 
 
