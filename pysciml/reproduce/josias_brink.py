@@ -61,8 +61,8 @@ TRAINING_NFE = {"none": 110.0, "frobenius": 20.0, "spectral": 20.0, "condition":
 TITLES = {"moons": "Intertwining moons (Table 1)", "spiral": "Spiral (Table 2)", "annulus": "Annulus (Table 2)",
           "broken_annulus": "Broken annulus (Table 2)", "mnist5d": "5-dimensional MNIST latents (Table 2)"}
 
-_COMMON = {"batch_size": 128, "lr": 5e-3, "hidden": 32, "layers": 2, "time_dependent": False, "rtol": 1e-7, "atol": 1e-9,
-           "first_max_factor": 10.0,
+_COMMON = {"batch_size": 128, "lr": 5e-3, "hidden": 32, "layers": 2, "time_dependent": False, "rtol": 1e-7,
+           "atol": 1e-9, "first_max_factor": 10.0,
            "lambda_n": 1.0, "lambda_c": 0.5, "kappa_eps": 1e-6, "eps_max": 0.5, "sigma_max": 1.0, "n_levels": 6,
            "noise_draws": 3, "boundary_points": 200, "boundary_directions": 64, "data_seed": 0}
 
