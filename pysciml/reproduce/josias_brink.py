@@ -142,7 +142,8 @@ class JosiasBrink(Paper):
                 "SACAIR 2022, CCIS vol. 1734, pp. 31–45.")
     known_differences = (
         "The paper does not give the network, data sizes, batch size or optimiser: we use an autonomous tanh MLP "
-        "(2 hidden layers of 32), 1000/500 points per 2-D set (full mode), batch 128, Adam lr 5e-3, float64.",
+        "(2 hidden layers of 32), 1000/500 points per 2-D set (full mode), batch 128, Adam (lr 5e-3 in full mode, "
+        "1e-2 in quick mode), float64, the final-epoch model (no model selection on the test set).",
         "NFE is the forward NFE per training batch of a batch-wide dopri5 with torchdiffeq's defaults (rtol 1e-7, "
         "atol 1e-9, I controller, growth ≤ 10), final epoch; pysciml's per-sample NFE (mean over training points) "
         "is beside it. torchdiffeq steps past t1 and interpolates where pysciml ends its last step on t1, so the "
