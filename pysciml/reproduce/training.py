@@ -16,6 +16,7 @@ trainer; a callback API in the trainer would make :class:`ReproductionTrainer`'s
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,17 +130,14 @@ class ReproductionTrainer(ClassifierTrainer):
 
 
 def seconds_per_step(trainer: ClassifierTrainer, n_steps: int = 3) -> float:
-    """Wall seconds of one optimiser step (loss, backward) averaged over ``n_steps`` batches (a calibration)."""
-    batches = trainer.batches()
-    t0 = time.perf_counter()
-    done = 0
-    for _ in range(n_steps):
-        try:
-            batch = next(batches)
-        except StopIteration:
-            break
+    """Wall seconds of one optimiser step (loss, backward): the mean over ``n_steps`` batches after one untimed
+    warm-up step (first-call overheads would otherwise dominate), or the warm-up step alone when the epoch has a
+    single batch. A calibration for runtime estimates."""
+    times = []
+    for batch in itertools.islice(trainer.batches(), n_steps + 1):
+        t0 = time.perf_counter()
         loss, _ = trainer.batch_loss(batch)
         loss.backward()
-        done += 1
+        times.append(time.perf_counter() - t0)
     trainer.model.zero_grad(set_to_none=True)
-    return (time.perf_counter() - t0) / max(done, 1)
+    return sum(times[1:]) / len(times[1:]) if len(times) > 1 else times[0]
