@@ -10,7 +10,7 @@ import traceback
 
 from .. import __version__
 from ..errors import PySciMLError
-from . import backends_cmd, data_cmds, evaluate_cmd, study_cmd, train_cmd
+from . import backends_cmd, data_cmds, evaluate_cmd, reproduce_cmd, study_cmd, train_cmd
 
 #: Environment variable that, set to a non-empty value other than ``0``, shows tracebacks like ``--debug``.
 DEBUG_ENV = "PYSCIML_DEBUG"
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
     study_cmd.add_parser(sub)
+    reproduce_cmd.add_parser(sub)
     return parser
 
 

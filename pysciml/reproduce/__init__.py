@@ -1,0 +1,40 @@
+"""``pysciml reproduce PAPER``: one command per paper, a report side by side with the paper.
+
+Registry :data:`PAPERS` maps the paper id to its :class:`~pysciml.reproduce.core.Paper`:
+
+* ``000`` — Josias & Brink, "Jacobian Norm Regularisation and Conditioning in Neural ODEs" (SACAIR 2022);
+* ``002`` — De Marinis, Guglielmi, Savostianov, Sicilia, Tudisco, "Stability of neural ordinary differential
+  equations" (methods in arXiv:2402.13092 and arXiv:2501.10740).
+
+:func:`run` resolves the id and calls :func:`~pysciml.reproduce.core.reproduce` (modes ``smoke``, ``quick``,
+``full``; per-run caching; ``results.json``, ``report.md``, ``figures/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import UnknownNameError
+from .core import MODES, Claim, Paper, RunSpec, Verdict, count_verdict, mean_std, reproduce
+from .de_marinis import DeMarinis
+from .josias_brink import JosiasBrink
+
+__all__ = ["MODES", "PAPERS", "Claim", "DeMarinis", "JosiasBrink", "Paper", "RunSpec", "Verdict", "count_verdict",
+           "get_paper", "mean_std", "reproduce", "run"]
+
+PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "002": DeMarinis}
+
+
+def get_paper(paper_id: str) -> Paper:
+    """The :class:`Paper` registered as ``paper_id`` (``"000"``, ``"002"``; ``"0"`` and ``"2"`` also work)."""
+    key = str(paper_id).strip().zfill(3)
+    if key not in PAPERS:
+        raise UnknownNameError(f"no reproduction registered for paper {paper_id!r}; available: {sorted(PAPERS)}")
+    return PAPERS[key]()
+
+
+def run(paper_id: str, mode: str = "quick", **options: Any) -> Path:
+    """Reproduce paper ``paper_id`` in ``mode``; ``options`` go to :func:`reproduce` (``seeds``, ``out``, ...)."""
+    return reproduce(get_paper(paper_id), mode, **options)
