@@ -10,9 +10,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ValidationError
+from ..errors import InputTypeError, ValidationError
 from ..status import Status
 from ..validation import check_positive_int, check_time_grid
+
+
+def _real_array(value: Any, name: str) -> np.ndarray:
+    """``value`` as a float64 array; non-numeric, complex or object input is an :class:`InputTypeError`."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy() if not value.is_complex() else value
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"{name} must be a real numeric array, got {type(value).__name__}") from exc
+    if arr.dtype.kind not in "biuf":
+        raise InputTypeError(f"{name} must be a real numeric array, got dtype {arr.dtype} "
+                             f"({type(value).__name__}); pass float values")
+    return arr.astype(np.float64)
 
 
 @dataclasses.dataclass
@@ -33,14 +47,21 @@ class TrajectoryData:
 
     def __post_init__(self) -> None:
         self.t = check_time_grid(self.t, "t", min_len=1)
-        self.y = np.asarray(self.y, dtype=np.float64)
+        self.y = _real_array(self.y, "y")
         if self.y.ndim != 3 or self.y.shape[1] != self.t.size:
             raise ValidationError(f"y must have shape [n, T={self.t.size}, dim], got {self.y.shape}")
+        if not isinstance(self.meta, dict):
+            raise InputTypeError(f"meta must be a dict of metadata, got {type(self.meta).__name__}")
         if self.status is None:
             self.status = np.zeros(self.y.shape[0], dtype=np.int8)
-        self.status = np.asarray(self.status, dtype=np.int8)
-        if self.status.shape != (self.y.shape[0],):
-            raise ValidationError(f"status must have shape [{self.y.shape[0]}], got {self.status.shape}")
+        status = _real_array(self.status, "status")
+        codes = {int(s) for s in Status}
+        if status.shape != (self.y.shape[0],):
+            raise ValidationError(f"status must have shape [{self.y.shape[0]}], got {status.shape}")
+        if not np.all(np.isin(status, list(codes))):
+            raise ValidationError(f"status must hold pysciml.status.Status codes {sorted(codes)}, got "
+                                  f"{np.unique(status[~np.isin(status, list(codes))])[:5].tolist()}")
+        self.status = status.astype(np.int8)
 
     @property
     def n(self) -> int:

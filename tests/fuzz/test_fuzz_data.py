@@ -62,8 +62,6 @@ def _solve_case(a: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, ground-truth part: complex y0 to solve and SciPy per-trajectory "
-                   "isolation are fixed by the ground-truth helper's branch")
 def test_fuzz_solve(budget: str) -> None:
     run(solve_args, _solve_case, budget, light=True, owner="ground-truth")
 
@@ -101,8 +99,6 @@ def _generate_case(a: dict[str, Any], folder: Path) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, ground-truth part: bad output paths in generate and per-row "
-                   "checksums on load are fixed by the ground-truth helper's branch")
 def test_fuzz_generate_load(budget: str, tmp_path: Path) -> None:
     run(generate_args, lambda a: _generate_case(a, tmp_path), budget, light=True, owner="ground-truth")
 
@@ -124,8 +120,6 @@ def _trajectory_case(a: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, ground-truth part: TrajectoryData/metadata type and range "
-                   "validation (e.g. a non-numeric status) is fixed by the ground-truth helper's branch")
 def test_fuzz_trajectory_data(budget: str) -> None:
     run(trajectory_args, _trajectory_case, budget, light=True, owner="ground-truth")
 
@@ -153,8 +147,6 @@ def _trainer_case(a: dict[str, Any], folder: Path) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, trainer part: RolloutTrainer step budget / diverged status and "
-                   "checkpoint checksums are fixed by the trainer helper's branch")
 def test_fuzz_trainer_checkpoint(budget: str, tmp_path: Path) -> None:
     run(trainer_args, lambda a: _trainer_case(a, tmp_path), budget, light=True, owner="trainer")
 
@@ -187,8 +179,6 @@ def _checkpoint_case(a: dict[str, Any], folder: Path) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, trainer part: checkpoint checksums (a flipped bit is detected) "
-                   "are added by the trainer helper's branch")
 def test_fuzz_checkpoints(budget: str, tmp_path: Path) -> None:
     run(checkpoint_args, lambda a: _checkpoint_case(a, tmp_path), budget, light=True, owner="trainer")
 
@@ -220,7 +210,5 @@ def _compat_case(a: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
-@pytest.mark.xfail(strict=False, reason="issue 18, compat part: the field output dtype/shape check in the engine's "
-                   "odeint entry is added by the compat helper's branch")
 def test_fuzz_compat(budget: str) -> None:
     run(compat_args, _compat_case, budget, light=True, owner="compat")
