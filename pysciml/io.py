@@ -110,7 +110,11 @@ def exclusive_lock(path: str | os.PathLike[str]) -> Iterator[None]:
         yield from _marker_lock(lock, path)
         return
     for _ in range(100):
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as exc:
+            raise OutputPathError(f"path {str(path)!r}: cannot create its lock file {str(lock)!r} "
+                                  f"({exc.strerror}); choose a folder you can write to") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

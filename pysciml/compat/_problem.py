@@ -219,9 +219,9 @@ def normalise(func: Any, y0: Any, t: Any, rtol: Any, atol: Any, method: str | No
     if event_fn is not None and t.numel() != 2:
         raise ValidationError(f"with event_fn, t must be [t0, t1] (len 2; only t0 is used), got len {t.numel()}")
     method = "dopri5" if method is None else check_choice(method, "method", list(methods), case_sensitive=False)
-    options = {} if options is None else dict(options)
-    if not isinstance(options, dict):
+    if options is not None and not isinstance(options, dict):
         raise InputTypeError(f"options must be a dict, got {type(options).__name__}")
+    options = {} if options is None else dict(options)
     reverse = t.numel() > 1 and bool(t[0] > t[1])
     if reverse:
         t = -t

@@ -76,7 +76,7 @@ def read_generate_args(path: Path) -> dict[str, Any] | None:
         with h5py.File(path, "r") as fh:
             text = fh.attrs.get("generate_args")
             return json.loads(text) if isinstance(text, str) else None
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, RuntimeError):  # h5py reports damaged files with all of these
         return None
 
 
@@ -171,36 +171,40 @@ def load_dataset(path: str | Path, verify: bool = True, time_stride: int = 1) ->
         fh = h5py.File(target, "r")
     except OSError as exc:
         raise DatasetError(f"{name} is not a readable HDF5 file (truncated or corrupt?): {exc}") from exc
-    with fh:
-        missing = [k for k in REQUIRED_DATASETS if k not in fh]
-        if missing:
-            raise DatasetError(f"{name} lacks dataset(s) {missing}; not a complete pysciml file")
-        missing_attrs = [k for k in REQUIRED_ATTRS if k not in fh.attrs]
-        if missing_attrs:
-            raise DatasetError(f"{name} lacks attribute(s) {missing_attrs}")
-        meta = _read_meta(fh, name)
-        if meta["format"] != FORMAT:
-            raise DatasetError(f"{name} has format {meta['format']!r}, expected {FORMAT!r}")
-        _check_attrs(meta, name)
-        if meta["format_version"] > FORMAT_VERSION:
-            raise DatasetError(f"{name} has format version {meta['format_version']}, newer than this pysciml reads "
-                               f"({FORMAT_VERSION}); upgrade pysciml")
-        n, dim = int(meta["n_trajectories"]), int(meta["dim"])
-        shapes = {k: fh[k].shape for k in REQUIRED_DATASETS}
-        T = shapes["t"][0] if len(shapes["t"]) == 1 else -1
-        expected = {"t": (T,), "y": (n, T, dim), "y0": (n, dim), "status": (n,), "nfev": (n,), "steps": (n,)}
-        if T < 1 or any(shapes[k] != v for k, v in expected.items()):
-            raise DatasetError(f"{name} has inconsistent shapes {shapes} for n={n}, dim={dim}")
-        keep = slice(None, None, time_stride)
-        try:
-            t = fh["t"][keep]
-            y0 = fh["y0"][...]
-            status = fh["status"][...]
-            meta["nfev"] = fh["nfev"][...]
-            meta["steps"] = fh["steps"][...]
-            y = _read_y(fh, name, y0, status, verify, keep)
-        except (OSError, KeyError, ValueError, TypeError) as exc:
-            raise DatasetError(f"{name} could not be read completely (truncated?): {exc}") from exc
+    try:
+        with fh:
+            missing = [k for k in REQUIRED_DATASETS if k not in fh]
+            if missing:
+                raise DatasetError(f"{name} lacks dataset(s) {missing}; not a complete pysciml file")
+            missing_attrs = [k for k in REQUIRED_ATTRS if k not in fh.attrs]
+            if missing_attrs:
+                raise DatasetError(f"{name} lacks attribute(s) {missing_attrs}")
+            meta = _read_meta(fh, name)
+            if meta["format"] != FORMAT:
+                raise DatasetError(f"{name} has format {meta['format']!r}, expected {FORMAT!r}")
+            _check_attrs(meta, name)
+            if meta["format_version"] > FORMAT_VERSION:
+                raise DatasetError(f"{name} has format version {meta['format_version']}, newer than this pysciml reads "
+                                   f"({FORMAT_VERSION}); upgrade pysciml")
+            n, dim = int(meta["n_trajectories"]), int(meta["dim"])
+            shapes = {k: fh[k].shape for k in REQUIRED_DATASETS}
+            T = shapes["t"][0] if len(shapes["t"]) == 1 else -1
+            expected = {"t": (T,), "y": (n, T, dim), "y0": (n, dim), "status": (n,), "nfev": (n,), "steps": (n,)}
+            if T < 1 or any(shapes[k] != v for k, v in expected.items()):
+                raise DatasetError(f"{name} has inconsistent shapes {shapes} for n={n}, dim={dim}")
+            keep = slice(None, None, time_stride)
+            try:
+                t = fh["t"][keep]
+                y0 = fh["y0"][...]
+                status = fh["status"][...]
+                meta["nfev"] = fh["nfev"][...]
+                meta["steps"] = fh["steps"][...]
+                y = _read_y(fh, name, y0, status, verify, keep)
+            except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+                raise DatasetError(f"{name} could not be read completely (truncated?): {exc}") from exc
+    except (KeyError, RuntimeError, OSError) as exc:  # h5py's errors for a damaged object tree
+        raise DatasetError(f"dataset file {name} is damaged: its HDF5 structure cannot be read ({exc}); "
+                           "regenerate it") from exc
     meta["y0"] = y0
     unknown = sorted(set(np.unique(status).tolist()) - {int(s) for s in Status})
     if unknown:

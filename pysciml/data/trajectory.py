@@ -18,7 +18,10 @@ from ..validation import check_positive_int, check_time_grid
 def _real_array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float64 array; non-numeric, complex or object input is an :class:`InputTypeError`."""
     if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy() if not value.is_complex() else value
+        value = value.detach().cpu()
+        if value.is_complex():
+            raise InputTypeError(f"{name} must be a real numeric array, got a {value.dtype} tensor")
+        value = value.to(torch.float64).numpy()
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:

@@ -142,7 +142,7 @@ def _trainer_case(a: dict[str, Any], folder: Path) -> None:
                        out_dir=folder, names=("lr", "epochs", "window", "batch_size", "method", "train_data",
                                               "data", "y", "non-finite"))
     if ok:
-        ok, result = call(trainer.fit, names=("lr", "diverged", "loss", "non-finite"))
+        ok, result = call(trainer.fit, names=("lr", "method", "diverged", "loss", "non-finite"))
     ok, _ = call(load_checkpoint, folder / "checkpoint.pt", names=("checkpoint",))
 
 
