@@ -36,7 +36,7 @@ LABELS = {"unconstrained": "unconstrained", "stabilised": "stability-constrained
           "posthoc": "unconstrained, stabilised after training"}
 
 _COMMON = {"dim": 8, "alpha": 0.1, "activation": "leaky_tanh", "method": "rk4", "step_size": 0.1,
-           "delta_target": 0.0, "stabilize_tol": 1e-4, "stabilize_max_inner": 50, "batch_size": 128, "lr": 1e-3,
+           "delta_target": 0.0, "stabilize_tol": 1e-4, "batch_size": 128, "lr": 1e-3,
            "epsilons": [0.0, 0.02, 0.05, 0.1, 0.15, 0.2], "expansion_pairs": 256, "data_seed": 0}
 
 MODE_CONFIGS: dict[str, dict[str, Any]] = {
@@ -87,8 +87,7 @@ def _data(name: str, settings: Mapping[str, Any], seed: int) -> Any:
 
 def _projector(config: Mapping[str, Any]) -> Any:
     def project(model: InputLayerNODE) -> dict[str, float]:
-        res = stabilize_node(model.vector_field, config["delta_target"], tol=config["stabilize_tol"],
-                             max_inner=config["stabilize_max_inner"])
+        res = stabilize_node(model.vector_field, config["delta_target"], tol=config["stabilize_tol"])
         return {"delta_before": res.delta_initial, "delta_after": res.delta, "norm": res.epsilon}
 
     return project
