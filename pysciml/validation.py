@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,15 @@ def as_float_array(value: Any, name: str, *, ndim: int | tuple[int, ...] | None 
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValidationError(f"{name} contains {bad} non-finite value(s) (NaN or Inf); remove or replace them")
     return arr
+
+
+def real_number(value: Any, name: str) -> float:
+    """``value`` as a finite float (bools, strings and non-finite values rejected, naming ``name``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputTypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(float(value)):
+        raise ValidationError(f"{name} must be finite, got {value!r}")
+    return float(value)
 
 
 def check_time_grid(t: Any, name: str = "t_eval", *, min_len: int = 2) -> np.ndarray:

@@ -38,11 +38,8 @@ def _classification_test_data(data: str, seed: int) -> tuple[Any, Any]:
         return datasets.load_mnist(flatten=True).test
     if data == "fashion_mnist":
         return datasets.load_fashion_mnist(flatten=True).test
-    path = Path(data)
-    if path.suffix == ".npz":
-        from ..training.config import _classification_data
-
-        return _classification_data(path)
+    if Path(data).suffix == ".npz":
+        return datasets.load_npz(data, "--data")
     raise ValidationError(f"--data must be a toy set ({', '.join(sorted(datasets.TOY_DATASETS))}), "
                           f"{' or '.join(_IMAGE_SETS)}, or an .npz file with x [n, d] and labels [n]; got {data!r}")
 

@@ -1,12 +1,10 @@
 """Input checks shared by the models: a model's tensors must be real floating point, match its parameters'
-dtype and have the expected last dimension; scalar hyper-parameters must be finite numbers."""
+dtype and have the expected last dimension (scalar hyper-parameters: :func:`pysciml.validation.real_number`)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,12 +25,3 @@ def check_features(x: Any, name: str, size: int, module: nn.Module, *, min_ndim:
         raise ValidationError(f"{name} must have shape [..., {size}] (at least {min_ndim} dim(s)), got "
                               f"{tuple(x.shape)}")
     return x
-
-
-def real_number(value: Any, name: str) -> float:
-    """``value`` as a finite float (bools, strings and non-finite values rejected, naming ``name``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputTypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(float(value)):
-        raise ValidationError(f"{name} must be finite, got {value!r}")
-    return float(value)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from ..errors import ValidationError
-from ..validation import check_positive_int
-from ._checks import check_features, real_number
+from ..validation import check_positive_int, real_number
+from ._checks import check_features
 from ._config import configurable
 
 

@@ -16,11 +16,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 
 from ..errors import InputTypeError, ValidationError
-from ..validation import as_float_array
+from ..validation import as_float_array, real_number
 from ._utils import MAX_ENTRY, as_square, lapack
 from .lognorm import log_norm
 
@@ -134,14 +133,6 @@ def trajectory_jacobians(f: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     return rows.permute(1, 0, 2).reshape(b, n_t, dim, dim).detach()
 
 
-def _finite_float(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputTypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(float(value)):
-        raise ValidationError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 @dataclasses.dataclass(frozen=True)
 class StiffnessIndex:
     """Stiffness measures of Jacobians ``J [...]``: ``index = κ_2(J)(t1 − t0)`` (seed 000 §4.2),
@@ -159,7 +150,7 @@ def stiffness_index(jac: Any, t0: float, t1: float) -> StiffnessIndex:
     when an eigenvalue has zero real part; ``t1 > t0`` (finite) is the horizon.
     """
     m = as_square(jac, "jac", batched=True)
-    t0, t1 = _finite_float(t0, "t0"), _finite_float(t1, "t1")
+    t0, t1 = real_number(t0, "t0"), real_number(t1, "t1")
     if not t1 > t0:
         raise ValidationError(f"t1 must be greater than t0, got t0={t0!r}, t1={t1!r}")
     sv = lapack(torch.linalg.svdvals, m, "jac")

@@ -223,22 +223,6 @@ def _dataset(dcfg: dict[str, Any], base: Path, progress: bool) -> Any:
     return load_dataset(path).successful()
 
 
-def _classification_data(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    import numpy as np
-
-    if not path.is_file():
-        raise ValidationError(f"[data] path {str(path)!r} does not exist (an .npz with x [n, d] and labels [n])")
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            x, labels = np.asarray(arrays["x"], dtype=np.float64), np.asarray(arrays["labels"])
-    except (KeyError, OSError, ValueError) as exc:
-        raise ValidationError(f"[data] {str(path)!r} must be an .npz with arrays 'x' [n, d] and 'labels' [n] "
-                              f"({exc})") from exc
-    if labels.dtype.kind not in "iu" or labels.ndim != 1 or labels.size == 0 or labels.min() < 0:
-        raise ValidationError(f"[data] {str(path)!r}: labels must be a non-empty 1-D array of class indices >= 0")
-    return torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
-
-
 def _trainer_options(ocfg: dict[str, Any]) -> dict[str, Any]:
     from .callbacks import ExponentialDecay
 
@@ -280,7 +264,9 @@ def train_from_config(path: str | Path, *, resume: bool | None = None,
         if cfg.get("integrator"):
             raise ValidationError("NeuralODEClassifier integrates itself: put its method and solver options in the "
                                   "[model] table, not in [integrator]")
-        x, labels = _classification_data(base / dcfg["path"])
+        from ..datasets import load_npz
+
+        x, labels = load_npz(base / dcfg["path"], "[data] path")
         perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
         n_val = int(round(val_fraction * x.shape[0]))
         val_idx, train_idx = perm[:n_val], perm[n_val:]
