@@ -12,6 +12,7 @@ versions, wall times, per-run results, verdicts) and ``report.md`` atomically.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -84,17 +85,19 @@ class Claim:
 
 class Paper(ABC):
     """One paper's experiments. Subclasses set ``paper_id``, ``title``, ``citation``, ``claims``,
-    ``known_differences`` and implement the abstract methods."""
+    ``known_differences``, ``mode_configs`` and implement the abstract methods."""
 
     paper_id: str = ""
     title: str = ""
     citation: str = ""
     claims: tuple[Claim, ...] = ()
     known_differences: tuple[str, ...] = ()
+    #: settings per mode (smoke / quick / full), each a JSON-able dict with at least ``seeds``
+    mode_configs: Mapping[str, Mapping[str, Any]] = {}
 
-    @abstractmethod
     def config(self, mode: str) -> dict[str, Any]:
-        """Settings of ``mode`` (smoke / quick / full) as a JSON-able dict with at least ``seeds``."""
+        """Settings of ``mode`` (a deep copy of ``mode_configs[mode]``, free to modify)."""
+        return copy.deepcopy(dict(self.mode_configs[mode]))
 
     @abstractmethod
     def runs(self, config: Mapping[str, Any]) -> list[RunSpec]:

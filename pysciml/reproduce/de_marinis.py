@@ -129,6 +129,7 @@ class DeMarinis(Paper):
 
     paper_id = "002"
     title = "Stability of neural ordinary differential equations"
+    mode_configs = MODE_CONFIGS
     citation = ("A. De Marinis, N. Guglielmi, A. Savostianov, S. Sicilia, F. Tudisco, \"Stability of neural ordinary "
                 "differential equations\" (abstract); methods: N. Guglielmi, A. De Marinis, A. Savostianov, "
                 "F. Tudisco, \"Contractivity of neural ODEs: an eigenvalue optimization problem\", arXiv:2402.13092, "
@@ -146,9 +147,6 @@ class DeMarinis(Paper):
         "FGSM perturbs the pixels (clipped to [0, 1]) through the input layer; the constraint bounds only the "
         "NODE's flow, not the input layer or the head.",
     )
-
-    def config(self, mode: str) -> dict[str, Any]:
-        return copy.deepcopy(MODE_CONFIGS[mode])
 
     def runs(self, config: Mapping[str, Any]) -> list[RunSpec]:
         shared = {k: v for k, v in config.items() if k not in ("datasets", "seeds")}

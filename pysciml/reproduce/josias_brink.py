@@ -138,6 +138,7 @@ class JosiasBrink(Paper):
 
     paper_id = "000"
     title = "Jacobian Norm Regularisation and Conditioning in Neural ODEs"
+    mode_configs = MODE_CONFIGS
     citation = ("S. Josias and W. Brink, \"Jacobian Norm Regularisation and Conditioning in Neural ODEs\", "
                 "SACAIR 2022, CCIS vol. 1734, pp. 31–45.")
     known_differences = (
@@ -154,11 +155,6 @@ class JosiasBrink(Paper):
         "κ(J) is averaged over the training data after the last epoch (Table 1 caption); the paper dropped one "
         "κ outlier of order 1e6 for spectral regularisation, we drop nothing.",
     )
-
-    def config(self, mode: str) -> dict[str, Any]:
-        import copy
-
-        return copy.deepcopy(MODE_CONFIGS[mode])
 
     def runs(self, config: Mapping[str, Any]) -> list[RunSpec]:
         runs = []
