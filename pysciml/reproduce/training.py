@@ -11,7 +11,10 @@
   stability constraint during training).
 
 These live here rather than in :mod:`pysciml.training` so the reproduction does not change the library's
-trainer; a callback API in the trainer would make :class:`ReproductionTrainer`'s projection a hook.
+trainer. :class:`ReproductionTrainer`'s projection is not yet the library's
+:class:`~pysciml.training.ProjectionHook`: the hook projects right after an optimiser step (so per-epoch
+validation sees projected weights), this trainer before the next step, as the recorded runs did; switching changes
+the per-epoch numbers and is left to a re-run of the reports.
 """
 
 from __future__ import annotations
