@@ -1,4 +1,4 @@
-"""Seed 003 §5.1 claim: with few observations and a large step, ETD learns better than IMEX (slow)."""
+"""Alvarez Loya et al. (arXiv:2503.01775) §5.1 claim: with few observations and a large step, ETD learns better than IMEX (slow)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ def test_etd_beats_imex_at_large_step(tmp_path: Path) -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     results = module.main(["--out", str(tmp_path)])
-    assert (tmp_path / "transient_growth.png").stat().st_size > 0
     saved = json.loads((tmp_path / "errors.json").read_text())
     for variant in ("decay", "growth"):
         etd = saved[variant]["etd1"]["test_error_train_step"]
