@@ -62,13 +62,13 @@ MODE_CONFIGS: dict[str, dict[str, Any]] = {
     },
     "quick": {
         "seeds": [0],
-        "tg": {"iterations": 300, "n_train": 500, "n_test": 200, "lr": 0.01, "hidden": 100, "rank": 8},
-        "robertson": {**_ROB, "n_traj": 200, "epochs": 150, "batch_size": 140, "lr": 0.01, "lr_decay": 0.98},
+        "tg": {"iterations": 250, "n_train": 300, "n_test": 200, "lr": 0.01, "hidden": 100, "rank": 8},
+        "robertson": {**_ROB, "n_traj": 200, "epochs": 200, "batch_size": 140, "lr": 0.01, "lr_decay": 0.99},
         "noise": {"levels": [0.01, 0.1]},
-        "ablation": {"seeds": [0], "lipschitz": [None, 1.0, 10.0], "init_scales": [0.1, 10.0], "epochs": 60,
-                     "lr": 0.01, "lr_decay": _decay_per_epoch(0.9 ** 10, 60)},
+        "ablation": {"seeds": [0], "lipschitz": [None, 1.0, 10.0], "init_scales": [0.1, 10.0], "epochs": 20,
+                     "lr": 0.01, "lr_decay": _decay_per_epoch(0.9 ** 10, 20)},
         "ks": {**_KS, "seeds": [0], "models": ["full", "latent20", "latent7"], "n_traj": 10, "t_end": 300.0,
-               "epochs": 8, "batch_size": 500, "lr": 0.001, "lr_decay": 0.99},
+               "epochs": 10, "batch_size": 500, "lr": 0.001, "lr_decay": 0.99},
     },
     "smoke": {
         "seeds": [0],
@@ -330,16 +330,20 @@ def _ks_section(results: Results, config: Mapping[str, Any], fig_dir: Path) -> l
              f"test trajectories' span (first {ks['stats_skip']} time units dropped) against the truth's, on one "
              "fixed grid; 'truth vs truth' compares two disjoint truth trajectory sets (the sampling floor). "
              "Paper: speed-up 12× (d = 20) and 24× (d = 7) over the full-space baseline; agreement times lost.",
-             "", "| model | s / epoch | speed-up vs full (paper) | forward+backward per batch: expm / expmv (s) | "
+             "Training used the expm path (faster here); the paper's matrix-free path is timed on the same batch.",
+             "", "| model | s / epoch (expm path) | speed-up per epoch | forward+backward per batch: expm / expmv "
+             "(s) | speed-up on the expmv path (paper) | "
              "mean agreement time | Hellinger (truth vs truth) | KL(truth ‖ model) | rollouts finite |",
-             "|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|"]
+    base_mv = results["ks/full"][0]["time_expmv_s"] if "full" in models else math.nan
     pdfs: dict[str, JointPDF] = {}
     for name in models:
         r = results[f"ks/{name}"][0]
         speed = base / r["seconds_per_epoch"]
         paper = PAPER_SPEEDUP.get(name)
-        lines.append(f"| {name} | {r['seconds_per_epoch']:.2f} | {speed:.2f}× ({f'{paper:g}×' if paper else '—'}) | "
-                     f"{r['time_expm_s']:.3f} / {r['time_expmv_s']:.3f} | {r['mean_agreement_time']:.1f} | "
+        lines.append(f"| {name} | {r['seconds_per_epoch']:.2f} | {speed:.2f}× | "
+                     f"{r['time_expm_s']:.3f} / {r['time_expmv_s']:.3f} | {base_mv / r['time_expmv_s']:.2f}× "
+                     f"({f'{paper:g}×' if paper else '—'}) | {r['mean_agreement_time']:.1f} | "
                      f"{r['hellinger']:.3f} ({r['hellinger_truth_vs_truth']:.3f}) | {r['kl']:.3f} | "
                      f"{r['rollouts_finite']}/{r['n_test']} |")
         if not pdfs:
@@ -374,18 +378,23 @@ def _mean(results: Results, key: str, metric: str) -> float:
 
 
 def _judge_etd(results: Results) -> Verdict:
-    checks, parts = [], []
+    ok, part, parts = 0, 0, []
     for v in TG_VARIANTS:
-        etd, imex = (_mean(results, f"tg/{v}-{m}", "test_error_train_step") for m in TG_METHODS)
-        checks.append(etd < imex)
-        parts.append(f"{v}: ETD {etd:.4f} vs IMEX {imex:.4f}")
+        better = [_mean(results, f"tg/{v}-etd1", k) < _mean(results, f"tg/{v}-imex_ssp2", k)
+                  for k in ("test_error_train_step", "test_error_small_step")]
+        ok += all(better)
+        part += any(better) and not all(better)
+        parts.append(f"{v}: ETD / IMEX error at the training step " + " / ".join(
+            f"{_mean(results, f'tg/{v}-{m}', 'test_error_train_step'):.4f}" for m in TG_METHODS)
+            + ", deployed at step/10 " + " / ".join(
+            f"{_mean(results, f'tg/{v}-{m}', 'test_error_small_step'):.4f}" for m in TG_METHODS))
     for m in ROBERTSON_MODELS:
         runs = results[f"robertson/{m}"]
         etd = _mean(results, f"robertson/{m}", "test_rel_error")
         rk4 = [r["explicit_rk4_rel_error"] for r in runs]
-        checks.append(etd < 0.1 and all(not math.isfinite(e) or e > 1.0 for e in rk4))
+        ok += etd < 0.1 and all(not math.isfinite(e) or e > 1.0 for e in rk4)
         parts.append(f"Robertson {m}: ETD1 {etd:.4f}, explicit RK4 " + ", ".join(f"{e:.3g}" for e in rk4))
-    return Verdict(count_verdict(sum(checks), 0, len(checks)), "; ".join(parts))
+    return Verdict(count_verdict(ok, part, len(TG_VARIANTS) + len(ROBERTSON_MODELS)), "; ".join(parts))
 
 
 def _judge_robertson(results: Results) -> Verdict:
@@ -435,23 +444,25 @@ def _judge_ks(results: Results) -> Verdict:
     latent = sorted(k.split("/")[1] for k in results if k.startswith("ks/latent"))
     if "ks/full" not in results or not latent:
         raise KeyError("ks")
-    base = _mean(results, "ks/full", "seconds_per_epoch")
+    base = _mean(results, "ks/full", "time_expmv_s")
     checks, parts = [], []
     for name in latent:
         r = results[f"ks/{name}"][0]
         floor = r["hellinger_truth_vs_truth"]
-        speed = base / r["seconds_per_epoch"]
+        speed = base / r["time_expmv_s"]
         checks += [r["hellinger"] <= max(0.2, 2 * floor), speed >= 2.0]
-        parts.append(f"{name}: Hellinger {r['hellinger']:.3f} (truth vs truth {floor:.3f}), speed-up {speed:.2f}×")
+        parts.append(f"{name}: Hellinger {r['hellinger']:.3f} (truth vs truth {floor:.3f}), speed-up on the "
+                     f"matrix-free path {speed:.2f}×")
     return Verdict(count_verdict(sum(checks), 0, len(checks)), "; ".join(parts))
 
 
 AlvarezLoya.claims = (
     Claim("etd_large_steps", "The ETD structure-preserving model learns and deploys at large steps where IMEX and "
           "explicit integration fail (§5.1, §5.2)",
-          "transient growth: mean ETD test error < IMEX-SSP2's at the training step, both variants; Robertson: "
-          "each trained model has held-out error < 0.1 with ETD1 while the same model run with explicit RK4 on "
-          "the same log-spaced steps is non-finite or has error > 1. All 4 → reproduced; some → partially",
+          "transient growth, per variant: mean ETD test error < IMEX-SSP2's both at the training step and "
+          "deployed with step/10 (one of the two: partly); Robertson: each trained model has held-out error < 0.1 "
+          "with ETD1 while the same model run with explicit RK4 on the same log-spaced steps is non-finite or has "
+          "error > 1. All 4 → reproduced; some, or partly → partially",
           _judge_etd),
     Claim("robertson_accurate", "The structure-preserving NODE fits Robertson accurately across the log-spaced "
           "transient, the autoencoder version for all species (§5.2, Fig. 5)",
@@ -469,6 +480,7 @@ AlvarezLoya.claims = (
     Claim("ks_latent", "Latent KS models (d = 20, 7) reproduce the joint PDF of (u_x, u_xx) and train much faster "
           "than the full-space baseline (§5.3: 12×, 24×)",
           "per latent model: Hellinger distance to the truth's PDF ≤ max(0.2, 2 × the truth-vs-truth distance) "
-          "and training speed-up per epoch ≥ 2× over the full-space model; all → reproduced, some → partially",
+          "and speed-up ≥ 2× over the full-space model in the time of a training step (forward + backward of one "
+          "batch) on the paper's matrix-free expmv path; all → reproduced, some → partially",
           _judge_ks),
 )

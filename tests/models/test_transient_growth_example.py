@@ -1,4 +1,5 @@
-"""Alvarez Loya et al. (arXiv:2503.01775) §5.1 claim: with few observations and a large step, ETD learns better than IMEX (slow)."""
+"""Alvarez Loya et al. (arXiv:2503.01775) §5.1: with few observations and a large step, ETD learns better than
+IMEX (slow)."""
 
 from __future__ import annotations
 

@@ -91,17 +91,19 @@ def test_lipschitz_rule_on_constructed_results() -> None:
 
 
 def test_etd_and_ks_rules_on_constructed_results() -> None:
-    res = {f"tg/{v}-{m}": [{"test_error_train_step": e}] for v in al.TG_VARIANTS
+    res = {f"tg/{v}-{m}": [{"test_error_train_step": e, "test_error_small_step": e}] for v in al.TG_VARIANTS
            for m, e in zip(al.TG_METHODS, (0.01, 0.5), strict=True)}
     res.update({f"robertson/{m}": [{"test_rel_error": 0.02, "explicit_rk4_rel_error": math.inf}]
                 for m in al.ROBERTSON_MODELS})
     assert al._judge_etd(res).verdict == "reproduced"
     res["robertson/autoencoder"] = [{"test_rel_error": 0.02, "explicit_rk4_rel_error": 0.03}]
     assert al._judge_etd(res).verdict == "partially reproduced"
-    ks = {"ks/full": [{"seconds_per_epoch": 10.0}],
-          "ks/latent7": [{"seconds_per_epoch": 1.0, "hellinger": 0.1, "hellinger_truth_vs_truth": 0.05}]}
+    res["tg/growth-etd1"] = [{"test_error_train_step": 0.01, "test_error_small_step": 0.9}]
+    assert al._judge_etd(res).verdict == "partially reproduced"
+    ks = {"ks/full": [{"time_expmv_s": 10.0}],
+          "ks/latent7": [{"time_expmv_s": 1.0, "hellinger": 0.1, "hellinger_truth_vs_truth": 0.05}]}
     assert al._judge_ks(ks).verdict == "reproduced"
-    ks["ks/latent7"][0]["seconds_per_epoch"] = 8.0
+    ks["ks/latent7"][0]["time_expmv_s"] = 8.0
     assert al._judge_ks(ks).verdict == "partially reproduced"
 
 
