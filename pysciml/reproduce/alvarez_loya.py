@@ -38,7 +38,7 @@ PAPER_TABLE1 = ((0.052662, 0.004060, 0.004084), (0.413053, 0.004100, 0.004087),
 PAPER_SPEEDUP = {"latent20": 12.0, "latent7": 24.0}
 
 _ROB = {"n_times": 50, "data_seed": 0, "hidden": 100, "ae_hidden": 100, "lipschitz": 1.0, "init_scale": 1.0,
-        "noise": 0.0}
+        "noise": 0.0, "latent": 8, "rate_min": 1e-5}
 _KS = {"burn_in": 100.0, "data_seed": 0, "steps": 8, "shift": -0.25, "hidden": 200, "ae_hidden": 200,
        "lipschitz": 10.0, "agree_threshold": 0.5, "stats_skip": 20, "pdf_bins": 48, "timing_repeats": 3,
        "plot_steps": 80}
@@ -104,9 +104,12 @@ class AlvarezLoya(Paper):
         "Robertson data: Rodas5P (batched Rosenbrock, rtol 1e-8, atol 1e-10; agrees with Radau to ~4e-9) instead "
         "of MATLAB's ode15s; t = 0 plus 50 log-spaced times on [1e-5, 1e5]; 70/10/20 % train/validation/test "
         "split by trajectory, the model of the best validation epoch is evaluated on the test trajectories.",
-        "Architecture choices the paper does not state: autoencoder R³ → R³ with 2 tanh hidden layers of 100 "
-        "(Robertson) and 64 → d with 2 GELU hidden layers of 200 (KS); Hurwitz A initialised with decay rates "
-        "spread over 1e-1 … 1e4 for Robertson (a stiff-aware start; the paper gives no initialisation); KS "
+        "Architecture choices the paper does not state: Robertson autoencoder R³ → R⁸ with 2 tanh hidden layers of "
+        "100 and Hurwitz A initialised with 8 decay rates log-spaced over 1e-5 … 1e4 (the data's time scales; the "
+        "model without autoencoder has 3 modes over the same range). We first ran quick mode with R³ → R³ and "
+        "rates over 1e-1 … 1e4: held-out error 6.7 % with a y2 shoulder error of 26 % of max y2; more slow modes "
+        "are needed for y2's power-law-like decay over t = 1e-2 … 1e5. KS autoencoder 64 → d with 2 GELU hidden "
+        "layers of 200; KS "
         "shift γ = −0.25 (Re λ(A) < 0.25: the largest linear growth rate of KS at L = 22 is 0.22); KS Lipschitz "
         "bound L = 10.",
         "The learning-rate decay is applied per epoch (the paper says per step for Robertson and KS in one place, "
@@ -172,7 +175,8 @@ class AlvarezLoya(Paper):
         t = torch.as_tensor(np.concatenate([[0.0], np.geomspace(1e-5, 1e5, p["n_times"])]))
         y = torch.rand(p["batch_size"], t.numel(), 3, dtype=torch.float64)
         model = ex.robertson_model(autoencoder=p["autoencoder"], lipschitz=p["lipschitz"], init_scale=1.0,
-                                   hidden=p["hidden"], ae_hidden=p["ae_hidden"], span=float(t[-1]))
+                                   hidden=p["hidden"], ae_hidden=p["ae_hidden"], span=float(t[-1]),
+                                   latent=p["latent"], rate_min=p["rate_min"])
         steps = p["epochs"] * math.ceil(0.7 * p["n_traj"] / p["batch_size"])
         return _step_seconds(model, t, y) * steps * 1.3  # + validation passes
 

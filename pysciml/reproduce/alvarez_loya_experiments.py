@@ -160,15 +160,17 @@ def robertson_data(n: int, n_times: int, seed: int = 0) -> TrajectoryData:
 
 
 def robertson_model(*, autoencoder: bool, lipschitz: float | None, init_scale: float, hidden: int, ae_hidden: int,
-                    span: float, phi: str = "auto") -> StructurePreservingNODE:
-    """§5.2 model: (optional) tanh autoencoder ``R³ → R³``, Hurwitz ``A`` started at decay rates spread over
-    ``1e-1 … 1e4`` (the data's time scales; our choice), Lipschitz MLP ``N`` (2 hidden layers of ``hidden``,
-    weights multiplied by ``init_scale`` at initialisation), ETD1 with one step per log-spaced interval."""
+                    span: float, latent: int = 3, rate_min: float = 1e-1, phi: str = "auto") -> StructurePreservingNODE:
+    """§5.2 model: (optional) tanh autoencoder ``R³ → R^latent`` (``latent`` must be 3 without it), Hurwitz ``A``
+    started at ``latent`` decay rates log-spaced over ``rate_min … 1e4`` (the data's time scales; our choice),
+    Lipschitz MLP ``N`` (2 hidden layers of ``hidden``, weights multiplied by ``init_scale`` at initialisation),
+    ETD1 with one step per log-spaced interval."""
     dim = 3
-    linear = HurwitzLinear(dim, init_rates=torch.logspace(-1, 4, dim))
-    nonlinear = LipschitzMLP(dim, dim, hidden=hidden, layers=2, lipschitz=lipschitz, activation="tanh")
+    latent = latent if autoencoder else dim
+    linear = HurwitzLinear(latent, init_rates=torch.logspace(math.log10(rate_min), 4, latent))
+    nonlinear = LipschitzMLP(latent, latent, hidden=hidden, layers=2, lipschitz=lipschitz, activation="tanh")
     _scale_weights(nonlinear, init_scale)
-    ae = Autoencoder(dim, dim, hidden=ae_hidden, layers=2, activation="tanh") if autoencoder else None
+    ae = Autoencoder(dim, latent, hidden=ae_hidden, layers=2, activation="tanh") if autoencoder else None
     return StructurePreservingNODE(ae.encoder if ae else None, linear, nonlinear, ae.decoder if ae else None,
                                    method="etd1", phi=phi, step_size=span).double()
 
@@ -192,7 +194,8 @@ def robertson_run(seed: int, p: Mapping[str, Any]) -> dict[str, Any]:
     torch.manual_seed(seed)
     span = float(data.t[-1] - data.t[0])
     model = robertson_model(autoencoder=p["autoencoder"], lipschitz=p["lipschitz"], init_scale=p["init_scale"],
-                            hidden=p["hidden"], ae_hidden=p["ae_hidden"], span=span)
+                            hidden=p["hidden"], ae_hidden=p["ae_hidden"], span=span, latent=p["latent"],
+                            rate_min=p["rate_min"])
     fit = _train(model, _noisy(train, p["noise"], seed), val, p, seed)
     t = torch.as_tensor(data.t)
     y = torch.as_tensor(test.y)
