@@ -5,8 +5,9 @@
 2. **Training** — a structure-preserving NODE (seed 003, Alvarez Loya et al., arXiv:2503.01775: autoencoder to
    an 8-dimensional latent space, Hurwitz linear part, Lipschitz-controlled nonlinear part) integrated with
    exponential Euler, one step per (log-spaced) observation interval, trained with
-   :class:`~pysciml.training.RolloutTrainer` on whole trajectories; prediction vs truth on held-out is plotted and the learned linear part's spectrum (the stiffness the ETD step absorbs) is
-   reported. A few minutes on 2 CPU cores; ``epochs=0`` skips training.
+   :class:`~pysciml.training.RolloutTrainer` on whole trajectories; prediction vs truth on held-out trajectories
+   is plotted and the learned linear part's spectrum (the stiffness the ETD step absorbs) is reported. About a
+   minute of CPU; ``epochs=0`` skips training.
 """
 
 from __future__ import annotations
