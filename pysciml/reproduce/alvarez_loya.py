@@ -11,9 +11,10 @@ expm vs matrix-free expmv time). Experiments: :mod:`pysciml.reproduce.alvarez_lo
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,10 @@ class AlvarezLoya(Paper):
         return runs
 
     def execute(self, run: RunSpec, config: Mapping[str, Any], out: Path) -> dict[str, Any]:
+        with _one_thread():
+            return self._execute(run)
+
+    def _execute(self, run: RunSpec) -> dict[str, Any]:
         p = run.params
         if run.group == "tg":
             return ex.transient_growth_run(p["variant"], p["method"], run.seed, iterations=p["iterations"],
@@ -185,6 +190,18 @@ class AlvarezLoya(Paper):
         fig_dir = out / "figures"
         return (_tg_section(results, fig_dir) + _robertson_section(results, config, fig_dir)
                 + _ablation_section(results, config) + _ks_section(results, config, fig_dir))
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run with one torch thread (restored after): these models are small (states of 2–64, batches ≤ 2000), so
+    intra-op threads only add overhead, which on a shared machine multiplied the smoke run's time by ~6."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _lip_name(lip: float | None) -> str:
