@@ -188,7 +188,7 @@ class AlvarezLoya(Paper):
     # --- report -----------------------------------------------------------------------------------------------
     def report_sections(self, results: Results, config: Mapping[str, Any], out: Path) -> list[str]:
         fig_dir = out / "figures"
-        return (_tg_section(results, fig_dir) + _robertson_section(results, config, fig_dir)
+        return (_scaled_down(config) + _tg_section(results, fig_dir) + _robertson_section(results, config, fig_dir)
                 + _ablation_section(results, config) + _ks_section(results, config, fig_dir))
 
 
@@ -202,6 +202,17 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _scaled_down(config: Mapping[str, Any]) -> list[str]:
+    """One line per setting that differs from full mode (the paper's settings), for the quick/smoke report."""
+    full = MODE_CONFIGS["full"]
+    diffs = [f"`{section}.{key}` = {value} (full: {full[section].get(key)})"
+             for section, values in config.items() if isinstance(values, Mapping)
+             for key, value in values.items() if full[section].get(key) != value]
+    if config["seeds"] != full["seeds"]:
+        diffs.insert(0, f"seeds {config['seeds']} (full: {full['seeds']})")
+    return ["## Scaled down from the paper's settings", "", "; ".join(diffs) + ".", ""] if diffs else []
 
 
 def _lip_name(lip: float | None) -> str:
