@@ -3,6 +3,8 @@
 Registry :data:`PAPERS` maps the paper id to its :class:`~pysciml.reproduce.core.Paper`:
 
 * ``000`` — Josias & Brink, "Jacobian Norm Regularisation and Conditioning in Neural ODEs" (SACAIR 2022);
+* ``001`` — Janvier, Salomon, Meunier, "Jacobian Regularization Stabilizes Long-Term Integration of Neural
+  Differential Equations" (arXiv:2602.04608);
 * ``002`` — De Marinis, Guglielmi, Savostianov, Sicilia, Tudisco, "Stability of neural ordinary differential
   equations" (methods in arXiv:2402.13092 and arXiv:2501.10740).
 
@@ -19,16 +21,18 @@ from typing import Any
 from ..errors import UnknownNameError
 from .core import MODES, Claim, Paper, RunSpec, Verdict, count_verdict, mean_std, reproduce
 from .de_marinis import DeMarinis
+from .janvier import JanvierSalomonMeunier
 from .josias_brink import JosiasBrink
 
-__all__ = ["MODES", "PAPERS", "Claim", "DeMarinis", "JosiasBrink", "Paper", "RunSpec", "Verdict", "count_verdict",
-           "get_paper", "mean_std", "reproduce", "run"]
+__all__ = ["MODES", "PAPERS", "Claim", "DeMarinis", "JanvierSalomonMeunier", "JosiasBrink", "Paper", "RunSpec",
+           "Verdict", "count_verdict", "get_paper", "mean_std", "reproduce", "run"]
 
-PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "002": DeMarinis}
+PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "001": JanvierSalomonMeunier, "002": DeMarinis}
 
 
 def get_paper(paper_id: str) -> Paper:
-    """The :class:`Paper` registered as ``paper_id`` (``"000"``, ``"002"``; ``"0"`` and ``"2"`` also work)."""
+    """The :class:`Paper` registered as ``paper_id`` (``"000"``, ``"001"``, ``"002"``; ``"0"``, ``"1"``, ``"2"`` also
+    work)."""
     key = str(paper_id).strip().zfill(3)
     if key not in PAPERS:
         raise UnknownNameError(f"no reproduction registered for paper {paper_id!r}; available: {sorted(PAPERS)}")
