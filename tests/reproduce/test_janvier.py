@@ -131,7 +131,10 @@ def test_paper_tables_transcribed() -> None:
     assert PAPER_TABLE3[KS]["short"][0] == 4.77e14
 
 
-QUICK_REPRODUCED: tuple[str, ...] = ()
+# claims whose direction the recorded quick run shows (README "Reproducing the papers"; L_AD / L_FD are not
+# reproduced there: the paper's λ are too small for 1,920 two-body steps, and validation picks the rigid-body λ
+# that diverges)
+QUICK_REPRODUCED = ("short_rollout_diverges", "long_rollout_larger_offline_error")
 
 
 @pytest.mark.slow
