@@ -43,10 +43,12 @@ class RolloutTrainer(Trainer):
     ``model`` is a vector field ``f(t, y)`` (``kind="field"``, integrated with ``method``/``step_size``/
     ``rtol``/``atol``/``solver_options``) or a rollout model ``forward(y0 [B, d], t [B, N]) -> [B, N, d]``
     (``kind="rollout"``; its field for the regularisers is ``model.vector_field``). Validation uses windows
-    of length ``val_window`` (default ``window``) of ``val_data``; without ``val_data`` the training loss is
-    monitored. NFE per batch is the mean of ``ODESolution.stats["n_f_evals"]`` (0 for rollout models that
-    do not expose ``last_nfe``). See :class:`pysciml.training.base.Trainer` for the optimiser, schedule,
-    callbacks, device, checkpoint and resume options.
+    of length ``val_window`` (default ``window``) of ``val_data``, starting every ``val_stride`` samples
+    (default 1; ``val_stride = val_window − 1`` gives the non-overlapping chunks of Janvier et al.,
+    arXiv:2602.04608, App. B.1); without ``val_data`` the training loss is monitored. NFE per batch is the
+    mean of ``ODESolution.stats["n_f_evals"]`` (0 for rollout models that do not expose ``last_nfe``). See
+    :class:`pysciml.training.base.Trainer` for the optimiser, schedule, callbacks, device, checkpoint and resume
+    options.
 
     ``dtype`` is the data's dtype (default: the model's parameter dtype, float64 for a model without
     parameters); a model in another dtype is refused with a :class:`ValidationError`. ``max_steps`` is the
@@ -56,8 +58,8 @@ class RolloutTrainer(Trainer):
     """
 
     def __init__(self, model: nn.Module, train_data: Any, val_data: Any = None, *, window: int = 2,
-                 stride: int = 1, val_window: int | None = None, batch_size: int = 64, method: str = "rk4",
-                 step_size: float | None = None, rtol: float = 1e-7, atol: float = 1e-9,
+                 stride: int = 1, val_window: int | None = None, val_stride: int = 1, batch_size: int = 64,
+                 method: str = "rk4", step_size: float | None = None, rtol: float = 1e-7, atol: float = 1e-9,
                  solver_options: dict[str, Any] | None = None, regularizers: Sequence[Regularizer] = (),
                  kind: str = "auto", dtype: torch.dtype | None = None, max_steps: int = 1000,
                  **trainer_options: Any) -> None:
@@ -88,7 +90,8 @@ class RolloutTrainer(Trainer):
         self.solver_options.setdefault("max_steps", self.max_steps)
         self.train_ts, self.train_ys = self._windows(train_data, self.window, stride, "train_data")
         self.val = None if val_data is None else self._windows(
-            val_data, check_positive_int(val_window or self.window, "val_window", minimum=2), 1, "val_data")
+            val_data, check_positive_int(val_window or self.window, "val_window", minimum=2),
+            check_positive_int(val_stride, "val_stride"), "val_data")
 
     def _windows(self, data: Any, length: int, stride: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         if not hasattr(data, "windows"):

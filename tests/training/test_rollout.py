@@ -129,3 +129,16 @@ def test_regularizer_requirements_and_early_stopping(tmp_path):
                              regularizers=[JacobianFrobenius(weight=1e-3)])
     result = trainer.fit()
     assert result.stopped_early and len(result.history) < 50
+
+
+def test_val_stride_gives_non_overlapping_chunks():
+    data = _two_body_data(n=2, steps=21)
+    model = MLPField(4).double()
+    chunked = RolloutTrainer(model, data, data, window=3, stride=2, val_window=3, val_stride=2, progress=False)
+    overlapping = RolloutTrainer(model, data, data, window=3, stride=2, val_window=3, progress=False)
+    # 21 samples: chunks start at 0, 2, ..., 18 (10 per trajectory), sharing only their end points
+    assert chunked.val[1].shape == (2 * 10, 3, 4) and overlapping.val[1].shape == (2 * 19, 3, 4)
+    torch.testing.assert_close(chunked.val[1][1, 0], chunked.val[1][0, -1])
+    torch.testing.assert_close(chunked.val[1], chunked.train_ys)
+    with pytest.raises(ValidationError, match="val_stride"):
+        RolloutTrainer(model, data, data, window=3, val_stride=0, progress=False)
