@@ -4,7 +4,9 @@ Registry :data:`PAPERS` maps the paper id to its :class:`~pysciml.reproduce.core
 
 * ``000`` — Josias & Brink, "Jacobian Norm Regularisation and Conditioning in Neural ODEs" (SACAIR 2022);
 * ``002`` — De Marinis, Guglielmi, Savostianov, Sicilia, Tudisco, "Stability of neural ordinary differential
-  equations" (methods in arXiv:2402.13092 and arXiv:2501.10740).
+  equations" (methods in arXiv:2402.13092 and arXiv:2501.10740);
+* ``004`` — Quaglino, Gallieri, Masci & Koutník, "SNODE: Spectral Discretization of Neural ODEs for System
+  Identification" (ICLR 2020, arXiv:1906.07038).
 
 :func:`run` resolves the id and calls :func:`~pysciml.reproduce.core.reproduce` (modes ``smoke``, ``quick``,
 ``full``; per-run caching; ``results.json``, ``report.md``, ``figures/``).
@@ -20,11 +22,12 @@ from ..errors import UnknownNameError
 from .core import MODES, Claim, Paper, RunSpec, Verdict, count_verdict, mean_std, reproduce
 from .de_marinis import DeMarinis
 from .josias_brink import JosiasBrink
+from .quaglino import Quaglino
 
-__all__ = ["MODES", "PAPERS", "Claim", "DeMarinis", "JosiasBrink", "Paper", "RunSpec", "Verdict", "count_verdict",
-           "get_paper", "mean_std", "reproduce", "run"]
+__all__ = ["MODES", "PAPERS", "Claim", "DeMarinis", "JosiasBrink", "Paper", "Quaglino", "RunSpec", "Verdict",
+           "count_verdict", "get_paper", "mean_std", "reproduce", "run"]
 
-PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "002": DeMarinis}
+PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "002": DeMarinis, "004": Quaglino}
 
 
 def get_paper(paper_id: str) -> Paper:
