@@ -48,8 +48,8 @@ def test_smoke_004_end_to_end(tmp_path: Path) -> None:
         "ms_per_iteration"]
     judged = {c["name"]: c["verdict"] for c in results["claims"]}
     assert judged["vehicle_low_data"] == "not judged"          # smoke has no low-data runs
-    assert {v for k, v in judged.items() if k != "vehicle_low_data" and not k.startswith("agents_low")} <= {
-        "reproduced", "partially reproduced", "not reproduced"}
+    for name in ("vehicle_faster", "vehicle_test_mse", "alpha_generalises", "agents_increased_gains"):
+        assert judged[name] in ("reproduced", "partially reproduced", "not reproduced")
     report = (out / "report.md").read_text()
     assert "| delta-SNet | 8.3 →" in report                    # the paper's Table 1a next to ours
 
