@@ -90,7 +90,7 @@ def test_paper_tables_transcribed() -> None:
 
 
 # the directions our quick run shows (README "Reproducing the papers")
-QUICK_REPRODUCED = ("vehicle_faster", "vehicle_test_mse")
+QUICK_REPRODUCED = ("vehicle_faster", "vehicle_test_mse", "agents_faster_better")
 
 
 @pytest.mark.slow
