@@ -65,19 +65,22 @@ def test_failed_rollout_is_inf_and_ends_training_as_diverged(vehicle_data) -> No
     assert result.status == "diverged" and "rollout failed" in result.diverged_reason
 
 
-@pytest.mark.parametrize("adjoint", [False, True])
-def test_backprop_and_adjoint_baselines_decrease_the_loss_with_the_same_gradient(vehicle_data, adjoint: bool) -> None:
+@pytest.mark.parametrize(("method", "adjoint"), [("euler", False), ("dopri5", True)])
+def test_backprop_and_adjoint_baselines_decrease_the_loss(vehicle_data, method: str, adjoint: bool) -> None:
     t, y, series = vehicle_data
     model = LinearForced(-torch.eye(6, dtype=torch.float64))
-    trainer = InputRolloutTrainer(model, t, y, series, adjoint=adjoint, epochs=15, lr=2e-2, progress=False,
-                                  restore_best=False)
+    trainer = InputRolloutTrainer(model, t, y, series, method=method, adjoint=adjoint, epochs=10, lr=2e-2,
+                                  progress=False, restore_best=False)
     history = trainer.fit().history
-    assert history[-1]["mse_loss"] < 0.5 * history[0]["mse_loss"]
-    # the adjoint's gradient equals backprop's (dopri5 at tight tolerances)
+    assert history[-1]["mse_loss"] < 0.7 * history[0]["mse_loss"]
+
+
+def test_adjoint_gradient_equals_backprop(vehicle_data) -> None:
+    t, y, series = vehicle_data
     grads = []
     for adj in (False, True):
         m = LinearForced(-torch.eye(6, dtype=torch.float64))
-        loss = (rollout_with_input(m, series, y[:, 0], t, adjoint=adj, rtol=1e-10, atol=1e-12) - y).pow(2).mean()
+        loss = (rollout_with_input(m, series, y[:, 0], t, adjoint=adj, rtol=1e-9, atol=1e-11) - y).pow(2).mean()
         grads.append(torch.autograd.grad(loss, m.W)[0])
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-8)
 
