@@ -10,7 +10,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``reproduce`` sub-command on ``subparsers``."""
     p = subparsers.add_parser(
-        "reproduce", help="reproduce a paper's tables and figures (000, 001, 002, 003)",
+        "reproduce", help="reproduce a paper's tables and figures (000, 001, 002, 003, 004)",
         description="Run a paper's experiments and write OUT/report.md (the paper's tables with our numbers beside "
                     "them, mean ± std over seeds, figures, a verdict per headline claim judged by a rule fixed "
                     "before the run), OUT/results.json and OUT/figures/. Finished runs are cached in OUT/runs/, so "
@@ -19,8 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "Regularization Stabilizes Long-Term Integration of Neural Differential Equations' "
                     "(arXiv:2602.04608); 002 = De Marinis et al., 'Stability of neural ordinary differential "
                     "equations' (arXiv:2402.13092, arXiv:2501.10740); 003 = Alvarez Loya et al., "
-                    "'Structure-Preserving Neural ODEs for Stiff Systems' (arXiv:2503.01775).")
-    p.add_argument("paper", help="paper id: 000, 001, 002 or 003")
+                    "'Structure-Preserving Neural ODEs for Stiff Systems' (arXiv:2503.01775); 004 = Quaglino et al., "
+                    "'SNODE: Spectral Discretization of Neural ODEs for System Identification' (arXiv:1906.07038).")
+    p.add_argument("paper", help="paper id: 000, 001, 002, 003 or 004")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
                       help="reduced epochs, data and seeds; minutes on 2 CPU cores (the default)")

@@ -9,6 +9,8 @@ Registry :data:`PAPERS` maps the paper id to its :class:`~pysciml.reproduce.core
   equations" (methods in arXiv:2402.13092 and arXiv:2501.10740);
 * ``003`` — Alvarez Loya, Serino, Burby, Tang, "Structure-Preserving Neural ODEs for Stiff Systems"
   (arXiv:2503.01775).
+* ``004`` — Quaglino, Gallieri, Masci & Koutník, "SNODE: Spectral Discretization of Neural ODEs for System
+  Identification" (ICLR 2020, arXiv:1906.07038).
 
 :func:`run` resolves the id and calls :func:`~pysciml.reproduce.core.reproduce` (modes ``smoke``, ``quick``,
 ``full``; per-run caching; ``results.json``, ``report.md``, ``figures/``).
@@ -26,12 +28,13 @@ from .core import MODES, Claim, Paper, RunSpec, Verdict, count_verdict, mean_std
 from .de_marinis import DeMarinis
 from .janvier import JanvierSalomonMeunier
 from .josias_brink import JosiasBrink
+from .quaglino import Quaglino
 
 __all__ = ["MODES", "PAPERS", "AlvarezLoya", "Claim", "DeMarinis", "JanvierSalomonMeunier", "JosiasBrink", "Paper",
-           "RunSpec", "Verdict", "count_verdict", "get_paper", "mean_std", "reproduce", "run"]
+           "Quaglino", "RunSpec", "Verdict", "count_verdict", "get_paper", "mean_std", "reproduce", "run"]
 
 PAPERS: dict[str, Callable[[], Paper]] = {"000": JosiasBrink, "001": JanvierSalomonMeunier, "002": DeMarinis,
-                                          "003": AlvarezLoya}
+                                          "003": AlvarezLoya, "004": Quaglino}
 
 
 def get_paper(paper_id: str) -> Paper:

@@ -6,7 +6,8 @@ exact resume, ``device=``, dtype checks, divergence detection). Extend it with :
 <pysciml.training.callbacks>` (:class:`EarlyStopping`, :class:`ExponentialDecay` / :class:`LRScheduler` per
 step or epoch, :class:`ProjectionHook`). :func:`load_model` rebuilds a model from a checkpoint;
 :class:`SNetTrainer` trains by the spectral relaxation of Quaglino et al. (arXiv:1906.07038), δ-SNet
-and α-SNet. :func:`train_from_config` drives ``pysciml train CONFIG.toml``.
+and α-SNet; :class:`InputRolloutTrainer` is its backprop-through-solver / adjoint baseline for input-driven
+fields. :func:`train_from_config` drives ``pysciml train CONFIG.toml``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from .base import Trainer, TrainingDiverged, TrainResult
 from .callbacks import Callback, EarlyStopping, ExponentialDecay, LRScheduler, ProjectionHook, StabilizePenalty
 from .checkpoint import capture_rng_state, load_checkpoint, load_model, restore_rng_state, save_checkpoint
 from .classifier import ClassifierTrainer
+from .input_rollout import InputRolloutTrainer, rollout_mse, rollout_with_input, simulate_with_inputs
 from .metrics import plot_loss_curve, write_jsonl
 from .rollout import RolloutTrainer, model_kind
 from .snet import SNetResult, SNetTrainer
 
-__all__ = ["Callback", "ClassifierTrainer", "EarlyStopping", "ExponentialDecay", "LRScheduler", "ProjectionHook",
-           "RolloutTrainer", "SNetResult", "SNetTrainer", "StabilizePenalty", "TrainResult", "Trainer",
-           "TrainingDiverged", "capture_rng_state", "load_checkpoint", "load_model", "model_kind", "plot_loss_curve",
-           "restore_rng_state", "save_checkpoint", "write_jsonl"]
+__all__ = ["Callback", "ClassifierTrainer", "EarlyStopping", "ExponentialDecay", "InputRolloutTrainer",
+           "LRScheduler", "ProjectionHook", "RolloutTrainer", "SNetResult", "SNetTrainer", "StabilizePenalty",
+           "TrainResult", "Trainer", "TrainingDiverged", "capture_rng_state", "load_checkpoint", "load_model",
+           "model_kind", "plot_loss_curve", "restore_rng_state", "rollout_mse", "rollout_with_input",
+           "save_checkpoint", "simulate_with_inputs", "write_jsonl"]

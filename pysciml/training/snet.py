@@ -19,17 +19,25 @@ and the data loss at the sample times ``t_k`` (any times in the mesh, not necess
   by the number of data values ``B · K · n`` so that the SGD step does not shrink with batch and sample
   count (the minimiser is unchanged).
 
-One iteration of α-SNet is ``n_x + n_t`` steps (as in the paper's Table 1). Inputs ``u(t)`` are given as
-samples at the data times (fitted to a Legendre series like ``x``, §4 eq. (5)) or as a callable
-``u(t [B, K]) → [B, K, n_u]`` (exact values at the nodes). The field is called on all nodes of all samples
-at once, batch-first: ``f(t [P], x [P, n])`` or ``f(t [P], x [P, n], u [P, n_u])`` with ``P = B · E · (p + 1)``.
+One iteration of α-SNet is ``n_x + n_t`` steps (as in the paper's Table 1). Extensions are the shared
+:class:`~pysciml.training.callbacks.Callback` objects of the other trainers, with one iteration as the epoch:
+``on_fit_start`` (``trainer.optimizer`` is the Adam optimiser of ``θ``), ``loss_terms(trainer, x)`` (extra
+terms added to ``R`` in every ``θ`` step; ``x`` the nodal trajectory ``[B, N, n]``), ``on_step`` after every
+``θ`` step, ``on_validation`` and ``on_epoch_end`` with the iteration's record (set ``trainer.stop_training``
+to stop), ``on_fit_end``; their ``state_dict`` travels in the checkpoint. ``lr_decay`` is an
+:class:`~pysciml.training.callbacks.ExponentialDecay` per iteration unless a scheduler callback is given.
+
+Inputs ``u(t)`` are given as samples at the data times (fitted to a Legendre series like ``x``, §4 eq. (5))
+or as a callable ``u(t [B, K]) → [B, K, n_u]`` (exact values at the nodes). The field is called on all nodes of
+all samples at once, batch-first: ``f(t [P], x [P, n])`` or
+``f(t [P], x [P, n], u [P, n_u])`` with ``P = B · E · (p + 1)``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +48,7 @@ from torch import nn
 from ..errors import CheckpointError, InputTypeError, ValidationError
 from ..spectral import SpectralMesh
 from ..validation import check_choice, check_positive_int
+from .callbacks import Callback, ExponentialDecay, LRScheduler, callback_states, load_callback_states
 from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .metrics import plot_loss_curve, write_jsonl
 
@@ -48,10 +57,6 @@ __all__ = ["SNetResult", "SNetTrainer"]
 CHECKPOINT_NAME = "snet_checkpoint.pt"
 METRICS_NAME = "metrics.jsonl"
 PLOT_NAME = "loss_curve.png"
-
-#: A callback gets ``(iteration, record)`` after every iteration; returning ``True`` stops training.
-Callback = Callable[[int, dict[str, Any]], Any]
-
 
 @dataclass
 class SNetResult:
@@ -88,7 +93,8 @@ class SNetTrainer:
         gamma, n_x, n_t, lr_x, perturbation: α-SNet's weight of ``L``, SGD steps on ``x``, Adam steps on ``θ``
             per iteration, SGD learning rate and initial perturbation half-width (paper: 3, 10, 10, 1e-3, 0.1).
         pin_start: keep ``x(t_0) = y_0`` (needs the first sample at ``t_0``; default: when it is).
-        callbacks: called with ``(iteration, record)`` after every iteration; ``True`` stops.
+        callbacks: :class:`~pysciml.training.callbacks.Callback` objects (an iteration is their epoch; see the
+            module doc), e.g. :class:`~pysciml.training.callbacks.EarlyStopping` on ``residual``/``objective``.
         out_dir, checkpoint_every: ``metrics.jsonl``, ``loss_curve.png`` and an atomic checkpoint every
             ``checkpoint_every`` iterations (``fit(resume=True)`` continues from it).
     """
@@ -130,7 +136,9 @@ class SNetTrainer:
             raise ValidationError("pin_start=True needs the first sample at t_span[0] (the initial state)")
         self.pin_start = at_start if pin_start is None else bool(pin_start)
         self.seed, self.progress = int(seed), bool(progress)
-        self.callbacks = list(callbacks)
+        self.callbacks = _check_callbacks(callbacks, self.lr_decay)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.step, self.stop_training = 0, False
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
         self.node_t = self.mesh.node_times().to(y).reshape(-1)                 # [E (p + 1)]
@@ -194,20 +202,24 @@ class SNetTrainer:
             mask[:, 0] = 0.0
         return mask
 
+    def monitor_key(self, record: dict[str, Any]) -> str:
+        """The record key a callback monitors by default: ``objective`` (α-SNet) or ``residual`` (δ-SNet)."""
+        return "objective" if "objective" in record else "residual"
+
     def fit(self, resume: bool = False) -> SNetResult:
-        """Run δ- or α-SNet until the tolerance or ``max_iters``; the model holds the final ``θ``.
+        """Run δ- or α-SNet until the tolerance, ``max_iters`` or a callback's stop; the model holds the final ``θ``.
 
         Each history record has ``iteration``, ``time`` (seconds of optimisation so far), ``residual`` (R before
-        the iteration's last Adam step, so that no extra field evaluation is timed) and, for α-SNet,
-        ``data_loss`` (L) and ``objective`` (γ L + R).
+        the iteration's last Adam step, so that no extra field evaluation is timed), the callbacks' loss terms
+        and, for α-SNet, ``data_loss`` (L) and ``objective`` (γ L + R).
         """
         from tqdm.auto import tqdm
 
         params = [q for q in self.model.parameters() if q.requires_grad]
         if not params:
             raise ValidationError("the model has no trainable parameters")
-        opt_t = torch.optim.Adam(params, lr=self.lr)
-        sched = torch.optim.lr_scheduler.ExponentialLR(opt_t, gamma=self.lr_decay)
+        opt_t = self.optimizer = torch.optim.Adam(params, lr=self.lr)
+        self.step, self.stop_training = 0, False
         result = SNetResult(out_dir=self.out_dir)
         torch.manual_seed(self.seed)
         mask = self._free_mask()
@@ -217,9 +229,11 @@ class SNetTrainer:
             self.x = self.x + xi.to(self.x) * mask
         x = self.x.clone().requires_grad_(self.method == "alpha")
         opt_x = torch.optim.SGD([x], lr=self.lr_x) if self.method == "alpha" else None
+        for cb in self.callbacks:
+            cb.on_fit_start(self)
         start, elapsed = 0, 0.0
         if resume:
-            start, elapsed = self._resume(x, opt_t, sched, opt_x, result)
+            start, elapsed = self._resume(x, opt_t, opt_x, result)
         scale = float(self.y.numel())
         bar = tqdm(range(start, self.max_iters), desc=f"{self.method}-SNet", unit="it", initial=start,
                    total=self.max_iters, disable=not self.progress)
@@ -227,49 +241,74 @@ class SNetTrainer:
             tic = time.perf_counter()
             record: dict[str, Any] = {"iteration": it}
             if opt_x is not None:
-                params_state = [q.requires_grad for q in params]
-                for q in params:
-                    q.requires_grad_(False)
-                for _ in range(self.n_x):
-                    opt_x.zero_grad(set_to_none=True)
-                    obj = scale * (self.gamma * self.data_loss(x) + self.residual(x))
-                    obj.backward()
-                    x.grad.mul_(mask)
-                    opt_x.step()
-                for q, flag in zip(params, params_state, strict=True):
-                    q.requires_grad_(flag)
+                self._trajectory_steps(x, opt_x, params, mask, scale)
             xd = x.detach()
             for _ in range(self.n_t if opt_x is not None else 1):
-                opt_t.zero_grad(set_to_none=True)
-                res = self.residual(xd)
-                if not torch.isfinite(res):
-                    raise ValidationError(f"non-finite residual at iteration {it}; lower lr or check the field")
-                res.backward()
-                opt_t.step()
-            sched.step()
+                res, terms = self._theta_step(xd, it)
             elapsed += time.perf_counter() - tic
-            record["residual"] = float(res.detach())        # R before the last θ step (no extra evaluation)
+            record["residual"] = res                           # R before the last θ step (no extra evaluation)
+            record.update(terms)
             if opt_x is not None:
                 with torch.no_grad():
                     record["data_loss"] = float(self.data_loss(xd))
                 record["objective"] = self.gamma * record["data_loss"] + record["residual"]
             record["time"] = elapsed
+            for cb in self.callbacks:
+                cb.on_validation(self, record)
             result.history.append(record)
             result.iterations = it + 1
             bar.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k in ("residual", "objective")})
             self.x = xd
-            stop_value = record.get("objective", record["residual"])
-            result.converged = stop_value < self.delta
-            stop = result.converged or any(cb(it, record) is True for cb in self.callbacks)
-            self._write_outputs(it, x, opt_t, sched, opt_x, result, force=stop or it == self.max_iters - 1)
+            result.converged = record.get("objective", record["residual"]) < self.delta
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, record)
+            stop = result.converged or self.stop_training
+            self._write_outputs(it, x, opt_t, opt_x, result, force=stop or it == self.max_iters - 1)
             if stop:
                 break
         bar.close()
         self.x = x.detach()
+        for cb in self.callbacks:
+            cb.on_fit_end(self, result)
         return result
 
+    def _trajectory_steps(self, x: torch.Tensor, opt_x: torch.optim.Optimizer, params: list[torch.Tensor],
+                          mask: torch.Tensor, scale: float) -> None:
+        """α-SNet's ``n_x`` SGD steps on ``γ L(x) + R(x, θ)`` over ``x`` (``θ`` frozen)."""
+        for q in params:
+            q.requires_grad_(False)
+        try:
+            for _ in range(self.n_x):
+                opt_x.zero_grad(set_to_none=True)
+                obj = scale * (self.gamma * self.data_loss(x) + self.residual(x))
+                obj.backward()
+                x.grad.mul_(mask)
+                opt_x.step()
+        finally:
+            for q in params:
+                q.requires_grad_(True)
+
+    def _theta_step(self, xd: torch.Tensor, it: int) -> tuple[float, dict[str, float]]:
+        """One Adam step on ``R(x, θ)`` plus the callbacks' loss terms; returns ``R`` and the terms."""
+        assert self.optimizer is not None
+        self.optimizer.zero_grad(set_to_none=True)
+        res = self.residual(xd)
+        loss, terms = res, {}
+        for cb in self.callbacks:
+            for name, term in cb.loss_terms(self, xd).items():
+                terms[name] = float(term.detach())
+                loss = loss + term
+        if not torch.isfinite(loss):
+            raise ValidationError(f"non-finite residual at iteration {it}; lower lr or check the field")
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        for cb in self.callbacks:
+            cb.on_step(self, self.step)
+        return float(res.detach()), terms
+
     # ------------------------------------------------------------------ outputs
-    def _write_outputs(self, it: int, x: torch.Tensor, opt_t: torch.optim.Optimizer, sched: Any,
+    def _write_outputs(self, it: int, x: torch.Tensor, opt_t: torch.optim.Optimizer,
                        opt_x: torch.optim.Optimizer | None, result: SNetResult, force: bool) -> None:
         if self.out_dir is None:
             return
@@ -277,7 +316,7 @@ class SNetTrainer:
             write_jsonl(self.out_dir / METRICS_NAME, result.history)
             save_checkpoint(self.out_dir / CHECKPOINT_NAME, {
                 "iteration": it, "method": self.method, "model": self.model.state_dict(), "x": x.detach(),
-                "opt_theta": opt_t.state_dict(), "scheduler": sched.state_dict(),
+                "opt_theta": opt_t.state_dict(), "callbacks": callback_states(self.callbacks),
                 "opt_x": None if opt_x is None else opt_x.state_dict(), "history": result.history,
                 "rng": capture_rng_state()})
             # the shared plot draws train_loss and every other *_loss key as one panel of training terms
@@ -286,7 +325,7 @@ class SNetTrainer:
                      for r in result.history]
             plot_loss_curve(curve, self.out_dir / PLOT_NAME)
 
-    def _resume(self, x: torch.Tensor, opt_t: torch.optim.Optimizer, sched: Any,
+    def _resume(self, x: torch.Tensor, opt_t: torch.optim.Optimizer,
                 opt_x: torch.optim.Optimizer | None, result: SNetResult) -> tuple[int, float]:
         if self.out_dir is None:
             raise ValidationError("resume=True needs out_dir, the folder holding snet_checkpoint.pt")
@@ -298,14 +337,36 @@ class SNetTrainer:
             with torch.no_grad():
                 x.copy_(ckpt["x"])
             opt_t.load_state_dict(ckpt["opt_theta"])
-            sched.load_state_dict(ckpt["scheduler"])
             if opt_x is not None:
                 opt_x.load_state_dict(ckpt["opt_x"])
             result.history = list(ckpt["history"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"SNet checkpoint in {str(self.out_dir)!r} does not match this trainer ({exc});"
                                   f" use the same model, data and method, or start fresh") from exc
+        load_callback_states(self.callbacks, ckpt.get("callbacks"), str(self.out_dir / CHECKPOINT_NAME))
         restore_rng_state(ckpt["rng"])
+        self.step = sum(self.n_t if self.method == "alpha" else 1 for _ in result.history)
         self.x = x.detach().clone()
         last = result.history[-1] if result.history else {"iteration": -1, "time": 0.0}
         return int(last["iteration"]) + 1, float(last["time"])
+
+
+def _check_callbacks(callbacks: Sequence[Callback] | None, lr_decay: float) -> list[Callback]:
+    """The trainer's callback list: the given :class:`Callback` objects, with the per-iteration
+    :class:`ExponentialDecay` of ``lr_decay`` first unless one of them is an :class:`LRScheduler`."""
+    if callbacks is None:
+        callbacks = ()
+    if not isinstance(callbacks, (list, tuple)):
+        raise InputTypeError(f"callbacks must be a list of pysciml.training.Callback objects, got "
+                             f"{type(callbacks).__name__}")
+    out = list(callbacks)
+    for i, cb in enumerate(out):
+        if not isinstance(cb, Callback):
+            hint = " (subclass pysciml.training.Callback and override on_epoch_end)" if callable(cb) else ""
+            raise InputTypeError(f"callbacks[{i}] must be a pysciml.training.Callback, got {type(cb).__name__}{hint}")
+    if any(isinstance(cb, LRScheduler) for cb in out):
+        if lr_decay != 1.0:
+            raise ValidationError("pass either lr_decay or an LRScheduler callback, not both")
+    else:
+        out.insert(0, ExponentialDecay(lr_decay, per="epoch"))
+    return out

@@ -7,7 +7,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from pysciml.errors import ValidationError
+from pysciml.errors import CheckpointError, InputTypeError, ValidationError
+from pysciml.training import Callback, EarlyStopping, ExponentialDecay
 from pysciml.training.snet import SNetTrainer
 
 A = np.array([[-0.2, 1.0, 0.0], [-1.0, -0.2, 0.3], [0.0, -0.3, -0.5]])
@@ -137,9 +138,89 @@ def test_checkpoint_resume_continues_to_the_same_parameters(tmp_path) -> None:
     assert (tmp_path / "metrics.jsonl").is_file() and (tmp_path / "loss_curve.png").is_file()
 
 
-def test_callback_can_stop_training() -> None:
+class Stopper(Callback):
+    """Records every hook call; stops after iteration ``stop_at``; keeps a counter through checkpoints."""
+
+    def __init__(self, stop_at: int = 10**9) -> None:
+        self.stop_at, self.calls, self.steps, self.count = stop_at, [], [], 0
+
+    def on_fit_start(self, trainer) -> None:
+        self.calls.append("fit_start")
+        assert isinstance(trainer.optimizer, torch.optim.Adam)
+
+    def on_step(self, trainer, step: int) -> None:
+        self.steps.append(step)
+
+    def on_validation(self, trainer, record) -> None:
+        record["seen"] = self.count
+
+    def on_epoch_end(self, trainer, record) -> None:
+        self.count += 1
+        if record["iteration"] == self.stop_at:
+            trainer.stop_training = True
+
+    def on_fit_end(self, trainer, result) -> None:
+        self.calls.append("fit_end")
+
+    def state_dict(self) -> dict:
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = int(state["count"])
+
+
+def test_callbacks_follow_the_shared_protocol_and_can_stop_training() -> None:
     t, y = linear_data(n_batch=2, n_t=20)
-    seen: list[int] = []
-    result = SNetTrainer(Linear(3), t, y, max_iters=50, progress=False,
-                         callbacks=[lambda it, rec: seen.append(it) or it == 4]).fit()
-    assert result.iterations == 5 and seen == [0, 1, 2, 3, 4]
+    cb = Stopper(stop_at=4)
+    result = SNetTrainer(Linear(3), t, y, method="alpha", n_t=3, max_iters=50, progress=False,
+                         callbacks=[cb]).fit()
+    assert result.iterations == 5 and cb.calls == ["fit_start", "fit_end"]
+    assert cb.steps == list(range(1, 16))                        # 3 θ steps per α-SNet iteration
+    assert [r["seen"] for r in result.history] == [0, 1, 2, 3, 4]
+
+
+def test_early_stopping_monitors_the_residual() -> None:
+    t, y = linear_data(n_batch=2, n_t=20)
+    # lr so small that the residual cannot improve by min_delta: stops after `patience` iterations
+    result = SNetTrainer(Linear(3), t, y, max_iters=50, lr=1e-12, progress=False,
+                         callbacks=[EarlyStopping(patience=3, min_delta=1e-3)]).fit()
+    assert result.iterations == 4
+
+
+def test_loss_terms_enter_the_theta_objective() -> None:
+    """A penalty ``c ‖W‖²`` shifts the δ-SNet minimiser: for ẋ = Ax the optimum of R + c‖W‖² is no longer A."""
+
+    class Ridge(Callback):
+        def loss_terms(self, trainer, x) -> dict:
+            return {"ridge": 10.0 * trainer.model.W.pow(2).sum()}
+
+    t, y = linear_data(n_batch=4)
+    plain, ridge = Linear(3), Linear(3)
+    SNetTrainer(plain, t, y, max_iters=300, lr=0.1, progress=False).fit()
+    result = SNetTrainer(ridge, t, y, max_iters=300, lr=0.1, progress=False, callbacks=[Ridge()]).fit()
+    assert "ridge" in result.history[-1] and result.history[-1]["ridge"] > 0
+    assert float(ridge.W.detach().norm()) < 0.5 * float(plain.W.detach().norm())
+
+
+def test_lr_decay_is_an_exponential_decay_callback_and_excludes_a_second_scheduler() -> None:
+    t, y = linear_data(n_batch=2, n_t=20)
+    trainer = SNetTrainer(Linear(3), t, y, max_iters=5, lr=0.1, lr_decay=0.5, progress=False)
+    trainer.fit()
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**5)
+    with pytest.raises(ValidationError, match="either lr_decay or an LRScheduler"):
+        SNetTrainer(Linear(3), t, y, lr_decay=0.5, callbacks=[ExponentialDecay(0.9)])
+    with pytest.raises(InputTypeError, match="must be a pysciml.training.Callback"):
+        SNetTrainer(Linear(3), t, y, callbacks=[lambda it, rec: None])
+
+
+def test_callback_state_is_restored_on_resume(tmp_path) -> None:
+    t, y = linear_data(n_batch=2, n_t=20)
+    SNetTrainer(Linear(3), t, y, max_iters=3, progress=False, out_dir=tmp_path, checkpoint_every=1,
+                callbacks=[Stopper()]).fit()
+    cb = Stopper()
+    trainer = SNetTrainer(Linear(3), t, y, max_iters=6, progress=False, out_dir=tmp_path, callbacks=[cb])
+    result = trainer.fit(resume=True)
+    assert cb.count == 6 and [r["seen"] for r in result.history] == [0, 1, 2, 3, 4, 5]
+    assert cb.steps == [4, 5, 6]
+    with pytest.raises(CheckpointError, match="callbacks"):
+        SNetTrainer(Linear(3), t, y, max_iters=8, progress=False, out_dir=tmp_path).fit(resume=True)
