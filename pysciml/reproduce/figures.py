@@ -1,5 +1,6 @@
-"""Figures shared by the reproductions: per-epoch curves with a mean ± std band over seeds, and the robustness
-curves and box plots of :mod:`pysciml.evaluation` rebuilt from the cached JSON results."""
+"""Figures shared by the reproductions: per-epoch curves with a mean ± std band over seeds (clipped to the
+seeds' range), and the robustness curves and box plots of :mod:`pysciml.evaluation` rebuilt from the cached JSON
+results."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def plot_epoch_curves(series: Mapping[str, Sequence[Sequence[float]]], path: Pat
                       logy: bool = False, ax: Any = None) -> Path | None:
     """One line per label: mean over seeds of a per-epoch quantity with a ± std band (epochs on the x axis).
 
+    The band is clipped to the range the seeds span, so a skewed spread (one outlier seed) never draws values
+    no seed reached, such as a negative NFE.
+
     ``series[label]`` holds one list per seed (equal lengths). Written atomically unless ``ax`` is given.
     """
     own = ax is None
@@ -36,7 +40,9 @@ def plot_epoch_curves(series: Mapping[str, Sequence[Sequence[float]]], path: Pat
         std = np.nanstd(arr, axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros_like(mean)
         epochs = np.arange(1, mean.size + 1)
         ax.plot(epochs, mean, label=f"{label} (n={arr.shape[0]})")
-        ax.fill_between(epochs, mean - std, mean + std, alpha=0.25)
+        low = np.maximum(mean - std, np.nanmin(arr, axis=0))
+        high = np.minimum(mean + std, np.nanmax(arr, axis=0))
+        ax.fill_between(epochs, low, high, alpha=0.25)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     if logy:
