@@ -31,14 +31,7 @@ from torch import nn
 from ..errors import CheckpointError, InputTypeError, PySciMLError, ValidationError
 from ..validation import check_positive_int
 from ._common import check_real
-from .callbacks import (
-    Callback,
-    EarlyStopping,
-    ExponentialDecay,
-    LRScheduler,
-    callback_states,
-    load_callback_states,
-)
+from .callbacks import Callback, EarlyStopping, add_loss_terms, callback_list, callback_states, load_callback_states
 from .checkpoint import capture_rng_state, load_checkpoint, model_record, restore_rng_state, save_checkpoint
 from .metrics import plot_loss_curve, write_jsonl
 
@@ -146,22 +139,7 @@ class Trainer(ABC):
             clip_grad_norm = check_real(clip_grad_norm, "clip_grad_norm", minimum=0.0, strict_minimum=True)
         if out_dir is not None and not isinstance(out_dir, (str, Path)):
             raise InputTypeError(f"out_dir must be a path (str or pathlib.Path) or None, got {type(out_dir).__name__}")
-        if callbacks is None:
-            callbacks = ()
-        if not isinstance(callbacks, (list, tuple)):
-            raise InputTypeError(f"callbacks must be a list of pysciml.training.Callback objects, got "
-                                 f"{type(callbacks).__name__}")
-        self.callbacks: list[Callback] = list(callbacks)
-        for i, cb in enumerate(self.callbacks):
-            if not isinstance(cb, Callback):
-                hint = " (wrap a projection function in ProjectionHook(fn))" if callable(cb) else ""
-                raise InputTypeError(f"callbacks[{i}] must be a pysciml.training.Callback, got "
-                                     f"{type(cb).__name__}{hint}")
-        if any(isinstance(cb, LRScheduler) for cb in self.callbacks):
-            if lr_decay != 1.0:
-                raise ValidationError("pass either lr_decay or an LRScheduler callback, not both")
-        else:
-            self.callbacks.insert(0, ExponentialDecay(lr_decay, per="epoch"))
+        self.callbacks: list[Callback] = callback_list(callbacks, lr_decay)
         if patience is not None:
             self.callbacks.append(EarlyStopping(check_positive_int(patience, "patience")))
         self.device = _device(device, model)
@@ -214,10 +192,8 @@ class Trainer(ABC):
         assert opt is not None
         opt.zero_grad(set_to_none=True)
         loss, info = self.batch_loss(batch)
-        for cb in self.callbacks:
-            for name, term in cb.loss_terms(self, batch).items():
-                info[name] = float(term.detach())
-                loss = loss + term
+        loss, terms = add_loss_terms(self.callbacks, self, batch, loss)
+        info.update(terms)
         if not torch.isfinite(loss):
             raise TrainingDiverged(f"non-finite training loss at epoch {epoch}, step {self.step + 1}")
         loss.backward()

@@ -237,6 +237,40 @@ class StabilizePenalty(Callback):
         self.anchor = state.get("anchor")
 
 
+def callback_list(callbacks: Any, lr_decay: float) -> list[Callback]:
+    """A trainer's callback list: ``callbacks`` checked to be :class:`Callback` objects, with an
+    :class:`ExponentialDecay` of ``lr_decay`` per epoch first unless one of them is an :class:`LRScheduler`
+    (then ``lr_decay`` must be 1)."""
+    if callbacks is None:
+        callbacks = ()
+    if not isinstance(callbacks, (list, tuple)):
+        raise InputTypeError(f"callbacks must be a list of pysciml.training.Callback objects, got "
+                             f"{type(callbacks).__name__}")
+    out = list(callbacks)
+    for i, cb in enumerate(out):
+        if not isinstance(cb, Callback):
+            hint = (" (subclass pysciml.training.Callback; wrap a projection function in ProjectionHook(fn))"
+                    if callable(cb) else "")
+            raise InputTypeError(f"callbacks[{i}] must be a pysciml.training.Callback, got {type(cb).__name__}{hint}")
+    if any(isinstance(cb, LRScheduler) for cb in out):
+        if lr_decay != 1.0:
+            raise ValidationError("pass either lr_decay or an LRScheduler callback, not both")
+    else:
+        out.insert(0, ExponentialDecay(lr_decay, per="epoch"))
+    return out
+
+
+def add_loss_terms(callbacks: list[Callback], trainer: Any, batch: Any,
+                   loss: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """``loss`` plus every callback's :meth:`Callback.loss_terms` for ``batch``, and the terms' values by name."""
+    terms: dict[str, float] = {}
+    for cb in callbacks:
+        for name, term in cb.loss_terms(trainer, batch).items():
+            terms[name] = float(term.detach())
+            loss = loss + term
+    return loss, terms
+
+
 def callback_states(callbacks: list[Callback]) -> list[dict[str, Any]]:
     """Checkpoint entry: class name and state of every callback, in order."""
     return [{"type": type(cb).__name__, "state": cb.state_dict()} for cb in callbacks]

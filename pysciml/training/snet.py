@@ -35,7 +35,6 @@ all samples at once, batch-first: ``f(t [P], x [P, n])`` or
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,8 @@ from torch import nn
 from ..errors import CheckpointError, InputTypeError, ValidationError
 from ..spectral import SpectralMesh
 from ..validation import check_choice, check_positive_int
-from .callbacks import Callback, ExponentialDecay, LRScheduler, callback_states, load_callback_states
+from ._common import check_real
+from .callbacks import Callback, add_loss_terms, callback_list, callback_states, load_callback_states
 from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .metrics import plot_loss_curve, write_jsonl
 
@@ -66,16 +66,6 @@ class SNetResult:
     converged: bool = False
     iterations: int = 0
     out_dir: Path | None = None
-
-
-def _positive(value: Any, name: str, *, allow_zero: bool = False) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InputTypeError(f"{name} must be a number, got {type(value).__name__}") from exc
-    if not math.isfinite(out) or out < 0 or (out == 0 and not allow_zero):
-        raise ValidationError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
-    return out
 
 
 class SNetTrainer:
@@ -122,21 +112,21 @@ class SNetTrainer:
         span = (float(t[0]), float(t[-1])) if t_span is None else t_span
         self.mesh = SpectralMesh(span, p=p, n_elements=n_elements, dtype=y.dtype)
         self.interp = self.mesh.interpolation_matrix(t, "t").to(y)              # [K, N]
-        self.delta = _positive(delta, "delta", allow_zero=True)
+        self.delta = check_real(delta, "delta", minimum=0.0)
         self.max_iters = check_positive_int(max_iters, "max_iters")
-        self.lr, self.lr_x = _positive(lr, "lr"), _positive(lr_x, "lr_x")
-        self.lr_decay = _positive(lr_decay, "lr_decay")
-        if self.lr_decay > 1:
-            raise ValidationError(f"lr_decay (per-iteration factor) must be in (0, 1], got {lr_decay!r}")
-        self.gamma = _positive(gamma, "gamma")
+        self.lr = check_real(lr, "lr", minimum=0.0, strict_minimum=True)
+        self.lr_x = check_real(lr_x, "lr_x", minimum=0.0, strict_minimum=True)
+        self.lr_decay = check_real(lr_decay, "lr_decay (per-iteration factor)", minimum=0.0, maximum=1.0,
+                                   strict_minimum=True)
+        self.gamma = check_real(gamma, "gamma", minimum=0.0, strict_minimum=True)
         self.n_x, self.n_t = check_positive_int(n_x, "n_x"), check_positive_int(n_t, "n_t")
-        self.perturbation = _positive(perturbation, "perturbation", allow_zero=True)
+        self.perturbation = check_real(perturbation, "perturbation", minimum=0.0)
         at_start = abs(float(t[0]) - self.mesh.t_span[0]) <= 1e-12 * max(1.0, abs(self.mesh.t_span[0]))
         if pin_start and not at_start:
             raise ValidationError("pin_start=True needs the first sample at t_span[0] (the initial state)")
         self.pin_start = at_start if pin_start is None else bool(pin_start)
         self.seed, self.progress = int(seed), bool(progress)
-        self.callbacks = _check_callbacks(callbacks, self.lr_decay)
+        self.callbacks = callback_list(callbacks, self.lr_decay)
         self.optimizer: torch.optim.Optimizer | None = None
         self.step, self.stop_training = 0, False
         self.out_dir = None if out_dir is None else Path(out_dir)
@@ -293,11 +283,7 @@ class SNetTrainer:
         assert self.optimizer is not None
         self.optimizer.zero_grad(set_to_none=True)
         res = self.residual(xd)
-        loss, terms = res, {}
-        for cb in self.callbacks:
-            for name, term in cb.loss_terms(self, xd).items():
-                terms[name] = float(term.detach())
-                loss = loss + term
+        loss, terms = add_loss_terms(self.callbacks, self, xd, res)
         if not torch.isfinite(loss):
             raise ValidationError(f"non-finite residual at iteration {it}; lower lr or check the field")
         loss.backward()
@@ -350,23 +336,3 @@ class SNetTrainer:
         last = result.history[-1] if result.history else {"iteration": -1, "time": 0.0}
         return int(last["iteration"]) + 1, float(last["time"])
 
-
-def _check_callbacks(callbacks: Sequence[Callback] | None, lr_decay: float) -> list[Callback]:
-    """The trainer's callback list: the given :class:`Callback` objects, with the per-iteration
-    :class:`ExponentialDecay` of ``lr_decay`` first unless one of them is an :class:`LRScheduler`."""
-    if callbacks is None:
-        callbacks = ()
-    if not isinstance(callbacks, (list, tuple)):
-        raise InputTypeError(f"callbacks must be a list of pysciml.training.Callback objects, got "
-                             f"{type(callbacks).__name__}")
-    out = list(callbacks)
-    for i, cb in enumerate(out):
-        if not isinstance(cb, Callback):
-            hint = " (subclass pysciml.training.Callback and override on_epoch_end)" if callable(cb) else ""
-            raise InputTypeError(f"callbacks[{i}] must be a pysciml.training.Callback, got {type(cb).__name__}{hint}")
-    if any(isinstance(cb, LRScheduler) for cb in out):
-        if lr_decay != 1.0:
-            raise ValidationError("pass either lr_decay or an LRScheduler callback, not both")
-    else:
-        out.insert(0, ExponentialDecay(lr_decay, per="epoch"))
-    return out
