@@ -18,8 +18,11 @@ DEFAULT_MAX_STEPS = 100_000
 
 def check_real(value: Any, name: str) -> None:
     """Reject complex input (numpy casting would silently drop the imaginary part)."""
-    is_complex_tensor = type(value).__module__.startswith("torch") and getattr(value, "is_complex", lambda: False)()
-    if is_complex_tensor or np.iscomplexobj(value):
+    if type(value).__module__.startswith("torch"):  # numpy cannot read every torch dtype (e.g. bfloat16)
+        is_complex = bool(getattr(value, "is_complex", lambda: False)())
+    else:
+        is_complex = bool(np.iscomplexobj(value))
+    if is_complex:
         raise ValidationError(f"{name} must be real; complex states are not supported (pass the real and imaginary "
                               "parts as separate state components)")
 

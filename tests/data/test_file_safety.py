@@ -15,7 +15,7 @@ import pytest
 
 import pysciml
 from pysciml import ground_truth
-from pysciml.errors import DatasetError, LockedError, OutputPathError, ValidationError
+from pysciml.errors import DatasetError, InputTypeError, LockedError, OutputPathError, ValidationError
 from pysciml.io import exclusive_lock, lock_path
 
 T = np.concatenate([[0.0], np.geomspace(1e-4, 1e2, 10)])
@@ -175,3 +175,12 @@ def test_complex_y0_rejected(tmp_path: Path) -> None:
         pysciml.solve("robertson", np.array([1.0 + 1j, 0.0, 0.0]), T, method="Radau")
     with pytest.raises(ValidationError, match="y0 must be real"):
         pysciml.generate("robertson", 1, T, tmp_path / "c.h5", y0=np.array([[1.0 + 0j, 0.0, 0.0]]), **KW)
+
+
+def test_y0_in_a_dtype_numpy_cannot_read_is_a_pysciml_error() -> None:
+    # found by the slow fuzz: the complex-input check handed a bfloat16 tensor to numpy (TypeError)
+    import torch
+
+    for y0 in (torch.ones((2, 3), dtype=torch.bfloat16), torch.zeros((0, 3), dtype=torch.bfloat16)):
+        with pytest.raises(InputTypeError, match="y0"):
+            pysciml.solve("robertson", y0, T, method="Radau")
