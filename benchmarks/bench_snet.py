@@ -38,58 +38,16 @@ from typing import Any
 
 import torch
 
-import pysciml
 from pysciml import systems
 from pysciml.io import atomic_path, save_figure
-from pysciml.models import VehicleSurrogate, with_input
-from pysciml.training import Callback
+from pysciml.models import VehicleSurrogate
+from pysciml.training import Callback, rollout_mse, rollout_with_input, simulate_with_inputs
 from pysciml.training.snet import SNetTrainer
 
 PAPER = {  # Table 1a: time per iteration [ms], iterations, final loss, test MSE
     "delta-SNet": (8.3, 480, 0.011, 0.109), "alpha-SNet": (134, 100, 0.011, 0.019),
     "BKPR-Euler": (97, 1200, 0.047, 0.476), "BKPR-dopri5": (185, 1140, 0.011, 0.307),
     "ADJ-dopri5": (3516, 1140, 0.011, 0.35)}
-
-
-def simulate(system: systems.Vehicle, n: int, t: torch.Tensor, seed: int, rtol: float) -> tuple[Any, Any]:
-    """True trajectories ``[n, T, 6]`` (augmented system, tight dopri5) and their input series."""
-    y0 = torch.as_tensor(system.initial_conditions(n, seed))
-    ys = pysciml.odeint(lambda tt, y: system.rhs_torch(tt, y), y0, t, rtol=rtol, atol=rtol * 1e-2).ys
-    return ys[..., :6].contiguous(), system.input_series(y0)
-
-
-class Lockstep(torch.nn.Module):
-    """The whole batch as one ODE system ``[1, B·n]``: one step size and one error norm for the batch, as in
-    the paper's (torchdiffeq-style) baselines, instead of ``odeint``'s per-sample step control."""
-
-    def __init__(self, field: torch.nn.Module, batch: int) -> None:
-        super().__init__()
-        self.field, self.batch = field, batch
-
-    def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.field(t.expand(self.batch), z.reshape(self.batch, -1)).reshape(1, -1)
-
-
-def rollout(model: torch.nn.Module, series: Any, x0: torch.Tensor, t: torch.Tensor, method: str = "dopri5",
-            adjoint: bool = False, **opts: Any) -> torch.Tensor:
-    """Surrogate trajectories ``[B, T, 6]`` from ``x0`` with the per-trajectory inputs (lockstep batch)."""
-    if method == "dopri5":
-        opts = {"rtol": 1e-7, "atol": 1e-9, **opts}
-    z0 = with_input.augment(x0)
-    field = Lockstep(with_input(model, series), x0.shape[0])
-    sol = pysciml.odeint(field, z0.reshape(1, -1), t, method=method, adjoint=adjoint, **opts)
-    return sol.ys[0].reshape(t.numel(), x0.shape[0], -1).transpose(0, 1)[..., :-1]
-
-
-def eval_loss(model: torch.nn.Module, series: Any, y: torch.Tensor, t: torch.Tensor) -> float:
-    """MSE of the dopri5 rollout against ``y`` (inf if the rollout fails or diverges)."""
-    try:
-        with torch.no_grad():
-            pred = rollout(model, series, y[:, 0], t, max_steps=20_000)
-        out = float((pred - y).pow(2).mean())
-    except (RuntimeError, ValueError):
-        return math.inf
-    return out if math.isfinite(out) else math.inf
 
 
 class Recorder:
@@ -107,13 +65,13 @@ class Recorder:
         powers of two (early progress), trajectories at the snapshot iterations."""
         n = it + 1
         if n % self.eval_every == 0 or last or n in self.snapshots or (n & (n - 1)) == 0:
-            loss = eval_loss(self.model, self.series, self.y, self.t)
+            loss = rollout_mse(self.model, self.series, self.y, self.t)
             self.history.append({"iteration": it + 1, "time": elapsed, "loss": loss})
         if it + 1 in self.snapshots or last:
             with torch.no_grad():
                 try:
-                    self.shots[it + 1] = rollout(self.model, self.series.select(torch.arange(3)), self.y[:3, 0],
-                                                 self.t, max_steps=20_000)
+                    self.shots[it + 1] = rollout_with_input(self.model, self.series.select(torch.arange(3)),
+                                                            self.y[:3, 0], self.t, max_steps=20_000)
                 except (RuntimeError, ValueError):
                     pass
 
@@ -163,7 +121,7 @@ def train_bkpr(name: str, method: str, adjoint: bool, y: torch.Tensor, t: torch.
         tic = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         try:
-            loss = (rollout(model, series, y[:, 0], t, method, adjoint, **opts) - y).pow(2).mean()
+            loss = (rollout_with_input(model, series, y[:, 0], t, method, adjoint, **opts) - y).pow(2).mean()
         except (RuntimeError, ValueError) as exc:       # a diverging model can exhaust the step budget
             print(f"{name}: stopped at iteration {it}: {exc}")
             break
@@ -176,10 +134,6 @@ def train_bkpr(name: str, method: str, adjoint: bool, y: torch.Tensor, t: torch.
         rec(it, elapsed, last=it == iters - 1)
     n_done = max(1, rec.history[-1]["iteration"])
     return rec, elapsed / n_done
-
-
-def test_mse(model: torch.nn.Module, y: torch.Tensor, t: torch.Tensor, series: Any) -> float:
-    return eval_loss(model, series, y, t)
 
 
 def plot(runs: dict[str, Recorder], t: torch.Tensor, y: torch.Tensor, out: Path) -> list[Path]:
@@ -246,9 +200,9 @@ def main() -> None:
 
     system = systems.get("vehicle")
     t = torch.linspace(0.0, 10.0, 100, dtype=torch.float64)
-    y, series = simulate(system, 100, t, seed=0, rtol=1e-10)
+    y, series = simulate_with_inputs(system, 100, t, 0, rtol=1e-10, atol=1e-12)
     t_test = torch.linspace(0.0, 100.0, 1000, dtype=torch.float64)
-    y_test, series_test = simulate(system, 10, t_test, seed=1, rtol=1e-9)
+    y_test, series_test = simulate_with_inputs(system, 10, t_test, 1, rtol=1e-9, atol=1e-11)
     u_samples = series(t.expand(100, -1))
 
     runs: dict[str, Recorder] = {}
@@ -269,7 +223,7 @@ def main() -> None:
     print(f"{'method':<12} {'ms/iter':>9} {'iters':>6} {'final loss':>11} {'best loss':>10} {'t->target [s]':>13} "
           f"{'test MSE':>10} | paper: {'ms/iter':>8} {'iters':>6} {'loss':>6} {'test MSE':>8}")
     for name, rec in runs.items():
-        mse = test_mse(rec.model, y_test, t_test, series_test)
+        mse = rollout_mse(rec.model, series_test, y_test, t_test)
         final = rec.history[-1]["loss"] if rec.history else math.inf
         results[name] = {"ms_per_iter": 1e3 * per_iter[name], "iterations": rec.history[-1]["iteration"]
                          if rec.history else 0, "final_loss": final, "best_loss": rec.best(),
